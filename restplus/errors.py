@@ -1,0 +1,88 @@
+"""The one error tree of restplus.
+
+Every error restplus raises on purpose is a :class:`RestplusError`. Subclasses also inherit the
+matching builtin (``ValueError``, ``KeyError``, ``LookupError`` ...) so callers that already catch
+builtins keep working. Messages name what was wrong, the offending value, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class RestplusError(Exception):
+    """Root of every error restplus raises deliberately."""
+
+
+class SpecError(RestplusError, ValueError):
+    """A grid, factor or spec file is malformed (bad key, level, reference, version ...)."""
+
+
+class UnknownNameError(RestplusError, KeyError):
+    """A name (factor kind, font, layout, extractor, adapter ...) is not registered."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message and add quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class DesignError(RestplusError, ValueError):
+    """A design cannot be built or analysed (empty grid, unbalanced where balance is needed)."""
+
+
+class ProblemError(RestplusError, ValueError):
+    """A base problem or problem file is invalid (missing field, answer not among choices ...)."""
+
+
+class RenderError(RestplusError, ValueError):
+    """Text cannot be rendered faithfully (missing glyph, overflow, font hash mismatch ...)."""
+
+
+class FontError(RenderError):
+    """A font is missing, unreadable, or its file differs from the manifest."""
+
+
+class GlyphError(RenderError):
+    """The font lacks glyphs for characters of the text; never drawn as tofu."""
+
+
+class TextOverflowError(RenderError):
+    """Text does not fit the declared page (word wider than a line, page taller than max)."""
+
+
+class ModelError(RestplusError, RuntimeError):
+    """A model adapter failed in a way that is not a per-request error."""
+
+
+class BudgetExceeded(ModelError):
+    """A token or request budget cap was reached; the run stopped cleanly."""
+
+
+class CacheMismatchError(RestplusError, ValueError):
+    """A run folder or cache was made with different inputs (spec, problems, model)."""
+
+
+class AnalysisError(RestplusError, ValueError):
+    """An analysis cannot be computed honestly on the given table."""
+
+
+class ExtractionError(RestplusError, ValueError):
+    """An answer extractor was misconfigured (not: a model output that did not parse)."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ' Did you mean: x?' for the nearest valid names, or ''."""
+    pool = sorted({str(c) for c in choices})
+    close = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.5)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        close = [lowered[c] for c in difflib.get_close_matches(str(name).lower(), list(lowered), n=3)]
+    return f" Did you mean: {', '.join(close)}?" if close else ""
+
+
+def unknown_name(what: str, name: object, choices: Iterable[str]) -> UnknownNameError:
+    """Build the standard 'Unknown <what> ...' error with did-you-mean and the valid names."""
+    pool = sorted({str(c) for c in choices})
+    return UnknownNameError(
+        f"Unknown {what} {name!r}.{did_you_mean(str(name), pool)} Available: {', '.join(pool)}."
+    )

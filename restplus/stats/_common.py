@@ -1,0 +1,230 @@
+"""Input normalisation shared by every analysis: one validated polars frame, levels, references.
+
+Every public function of :mod:`restplus.stats` accepts the long per-sample table described in
+:mod:`restplus.schema` as a polars or pandas frame (or a pyarrow table). Only these columns are read:
+
+- ``problem_id`` (cluster unit), ``modality`` (``text`` | ``image`` | ``mixed``), ``correct`` (bool);
+- ``answer`` (extracted answer string, null when unparsed) for the consistency metrics;
+- ``gate_passed`` (bool, null on text rows) when present;
+- ``prompt_type`` when present: rows with ``prompt_type == "ocr"`` are dropped;
+- the factor columns the caller names (level labels; cast to strings, null on text rows).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import polars as pl
+
+from restplus.errors import AnalysisError, did_you_mean, unknown_name
+from restplus.schema import MODALITIES
+
+GatePolicy = Literal["exclude", "ignore", "covariate"]
+GATE_POLICIES = ("exclude", "ignore", "covariate")
+VISUAL = ("image", "mixed")
+
+
+class AnalysisWarning(UserWarning):
+    """A degenerate or doubtful input the analysis worked around; the message says how."""
+
+
+def warn(message: str, sink: list[str] | None = None) -> None:
+    """Emit an :class:`AnalysisWarning` and record it in ``sink`` (kept on the result object)."""
+    if sink is not None:
+        sink.append(message)
+    warnings.warn(message, AnalysisWarning, stacklevel=3)
+
+
+_NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_CHUNK = re.compile(r"(\d+)")
+
+
+def natural_key(level: str) -> tuple[Any, ...]:
+    """Sort key: numbers numerically ("50" < "100"), otherwise digit runs numerically ("f2" < "f10")."""
+    if _NUM.match(level):
+        return (0, float(level), level)
+    parts = tuple(int(p) if p.isdigit() else p.lower() for p in _CHUNK.split(level))
+    return (1, parts, level)
+
+
+def natural_sorted(levels: Iterable[str]) -> list[str]:
+    return sorted(levels, key=natural_key)
+
+
+def to_polars(table: Any) -> pl.DataFrame:
+    """Accept polars (eager or lazy), pandas or pyarrow; anything else is an :class:`AnalysisError`."""
+    if isinstance(table, pl.DataFrame):
+        return table
+    if isinstance(table, pl.LazyFrame):
+        return table.collect()
+    mod = type(table).__module__.split(".")[0]
+    if mod in ("pandas", "pyarrow"):
+        return pl.from_pandas(table) if mod == "pandas" else pl.from_arrow(table)  # type: ignore[return-value]
+    raise AnalysisError(
+        f"Expected the per-sample table as a polars DataFrame, pandas DataFrame or pyarrow Table, got "
+        f"{type(table).__name__}. Build it with polars.DataFrame(rows) or read it with polars.read_parquet()."
+    )
+
+
+def check_columns(df: pl.DataFrame, needed: Iterable[str], what: str) -> None:
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        hints = "".join(did_you_mean(c, df.columns) for c in missing)
+        raise AnalysisError(
+            f"{what} needs column(s) {missing} that the table lacks.{hints} Columns present: "
+            f"{', '.join(df.columns)}. See restplus.schema for the column contract."
+        )
+
+
+def check_factors(df: pl.DataFrame, factors: Sequence[str], *, allow_modality: bool = False) -> list[str]:
+    if isinstance(factors, str):
+        raise AnalysisError(f"factors must be a list of column names, got the string {factors!r}; "
+                            f"write factors=[{factors!r}].")
+    out = [str(f) for f in factors]
+    dup = sorted({f for f in out if out.count(f) > 1})
+    if dup:
+        raise AnalysisError(f"factors lists {dup} more than once; give each factor column once.")
+    for f in out:
+        if f == "modality" and not allow_modality:
+            raise AnalysisError(
+                "'modality' is not a visual factor here: consistency compares modalities with each other. "
+                "For a modality effect use effects(..., modality_as_factor=True)."
+            )
+        if f not in df.columns:
+            raise unknown_name("factor column", f, df.columns)
+    return out
+
+
+def prepare(table: Any, factors: Sequence[str], *, what: str, need_answer: bool = False,
+            extra: Sequence[str] = ()) -> pl.DataFrame:
+    """Validate and narrow the table to the columns an analysis reads.
+
+    Drops ``prompt_type == "ocr"`` rows, casts ``problem_id`` and factor columns to strings, and
+    refuses nulls where they would silently change a result (``correct``; factor levels on
+    image/mixed rows).
+    """
+    df = to_polars(table)
+    need = ["problem_id", "modality", "correct", *(["answer"] if need_answer else [])]
+    check_columns(df, need, what)
+    factors = check_factors(df, factors)
+    if "prompt_type" in df.columns:
+        df = df.filter(pl.col("prompt_type").is_null() | (pl.col("prompt_type") != "ocr"))
+    keep = [*need, *factors, *[c for c in ("gate_passed", *extra) if c in df.columns and c not in need]]
+    keep = list(dict.fromkeys(keep))
+    if df.height == 0:
+        raise AnalysisError(f"{what}: the table has no rows (after dropping prompt_type == 'ocr' rows).")
+    casts = [pl.col("problem_id").cast(pl.Utf8), pl.col("modality").cast(pl.Utf8),
+             pl.col("correct").cast(pl.Boolean)]
+    casts += [pl.col(f).cast(pl.Utf8) for f in factors]
+    if "gate_passed" in keep:
+        casts.append(pl.col("gate_passed").cast(pl.Boolean))
+    if need_answer:
+        casts.append(pl.col("answer").cast(pl.Utf8))
+    df = df.select(keep).with_columns(casts)
+    bad_mod = sorted(set(df.get_column("modality").drop_nulls().unique().to_list()) - set(MODALITIES))
+    if bad_mod or df.get_column("modality").null_count():
+        shown = bad_mod[0] if bad_mod else None
+        hint = did_you_mean(str(shown), MODALITIES) if shown is not None else ""
+        raise AnalysisError(f"modality must be one of {MODALITIES}; found {bad_mod or [None]}.{hint}")
+    n_null = df.get_column("correct").null_count()
+    if n_null:
+        raise AnalysisError(
+            f"{n_null} row(s) have correct = null. Unparsed answers and errors count as wrong in restplus; "
+            f"fill them explicitly: table.with_columns(pl.col('correct').fill_null(False))."
+        )
+    if factors:
+        vis = df.filter(pl.col("modality") != "text")
+        for f in factors:
+            n = vis.get_column(f).null_count()
+            if n:
+                raise AnalysisError(
+                    f"factor {f!r} is null on {n} image/mixed row(s); a visual factor needs a level on every "
+                    f"image/mixed row. Fill it (e.g. pl.col({f!r}).fill_null('none')) or drop those rows."
+                )
+        txt = df.filter(pl.col("modality") == "text")
+        set_on_text = [f for f in factors if txt.height and txt.get_column(f).null_count() < txt.height]
+        if set_on_text:
+            warn(f"factor level(s) {set_on_text} are set on text rows; visual factors do not apply to text, "
+                 f"so those levels are ignored (text rows pair with every condition of their problem).")
+            df = df.with_columns([pl.when(pl.col("modality") == "text").then(None).otherwise(pl.col(f)).alias(f)
+                                  for f in set_on_text])
+    return df
+
+
+def check_gate_policy(policy: str) -> str:
+    if policy not in GATE_POLICIES:
+        raise unknown_name("gate_policy", policy, GATE_POLICIES)
+    return policy
+
+
+def factor_levels(df: pl.DataFrame, factors: Sequence[str]) -> dict[str, list[str]]:
+    """Levels of each factor seen on image/mixed rows, in natural order."""
+    vis = df.filter(pl.col("modality") != "text")
+    return {f: natural_sorted(vis.get_column(f).drop_nulls().unique().to_list()) for f in factors}
+
+
+def resolve_reference(levels: Mapping[str, list[str]], reference: Mapping[str, Any] | None,
+                      sink: list[str] | None = None) -> dict[str, str]:
+    """Reference level per factor: explicit ``reference`` first, else the first level in natural order.
+
+    The implicit rule is announced with an :class:`AnalysisWarning` because the choice changes every
+    contrast; pass ``reference={"dpi": "200", ...}`` to silence it.
+    """
+    reference = dict(reference or {})
+    unknown = [k for k in reference if k not in levels]
+    if unknown:
+        raise unknown_name("factor in reference", unknown[0], levels)
+    out: dict[str, str] = {}
+    implicit: list[str] = []
+    for f, lv in levels.items():
+        if f in reference:
+            ref = _level_str(reference[f])
+            if lv and ref not in lv:
+                raise AnalysisError(
+                    f"reference level {ref!r} of factor {f!r} is not among its levels {lv}."
+                    f"{did_you_mean(ref, lv)}"
+                )
+            out[f] = ref
+        elif lv:
+            out[f] = lv[0]
+            implicit.append(f"{f}={lv[0]!r}")
+    if implicit:
+        warn(f"no reference given for {', '.join(implicit)}: using the first level in natural order. "
+             f"Pass reference={{...}} to choose (e.g. the paper's 200 dpi, black, DejaVu Sans).", sink)
+    return out
+
+
+def _level_str(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def ensure_single_model(df_raw: Any, by: Sequence[str], what: str) -> None:
+    """Refuse a table that mixes models when the analysis is per model (rows would be mistaken for
+    repeated samples of one model)."""
+    df = df_raw
+    if "model" in df.columns and "model" not in by:
+        models = df.get_column("model").unique().drop_nulls().to_list()
+        if len(models) > 1:
+            shown = ", ".join(map(str, sorted(models)[:5]))
+            raise AnalysisError(
+                f"{what}: the table mixes {len(models)} models ({shown}). Analyse one model at a time "
+                f"(table.filter(pl.col('model') == ...)) or pass by=['model'] where the function accepts it."
+            )
+
+
+def z_value(ci: float) -> float:
+    from scipy.stats import norm
+
+    if not 0 < ci < 1:
+        raise AnalysisError(f"ci must be a coverage level in (0, 1) such as 0.95, got {ci!r}.")
+    return float(norm.ppf(0.5 + ci / 2))
+
+
+def is_finite(x: float) -> bool:
+    return x is not None and math.isfinite(x)

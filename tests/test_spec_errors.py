@@ -1,0 +1,137 @@
+"""Table-driven: malformed specs each raise the expected error class with a useful message."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import restplus as rp
+from restplus.spec import load_grid
+
+OK_FACTORS = "factors:\n  dpi: {levels: [50, 200], reference: 200}\n"
+
+CASES = [
+    # (id, spec text, error class, message fragment)
+    ("missing-version", OK_FACTORS, rp.SpecError, "restplus_spec"),
+    ("wrong-version", "restplus_spec: 2\n" + OK_FACTORS, rp.SpecError, "restplus_spec=2"),
+    ("version-string", "restplus_spec: 'one'\n" + OK_FACTORS, rp.SpecError, "not supported"),
+    ("unknown-top-key", "restplus_spec: 1\nfactorz: {}\n" + OK_FACTORS, rp.SpecError, "Did you mean: factors"),
+    ("typo-design", "restplus_spec: 1\ndesgin: full\n" + OK_FACTORS, rp.SpecError, "design"),
+    ("no-factors", "restplus_spec: 1\nname: x\n", rp.SpecError, "'factors'"),
+    ("factors-not-mapping", "restplus_spec: 1\nfactors: [dpi]\n", rp.SpecError, "non-empty mapping"),
+    ("unknown-kind", "restplus_spec: 1\nfactors:\n  colour: {levels: [red], reference: red}\n",
+     rp.UnknownNameError, "colour"),
+    ("unknown-kind-explicit", "restplus_spec: 1\nfactors:\n  ink: {kind: txt_color, levels: [red], reference: red}\n",
+     rp.UnknownNameError, "Did you mean: text_color"),
+    ("factor-unknown-key", "restplus_spec: 1\nfactors:\n  dpi: {levels: [50], reference: 50, refrence: 50}\n",
+     rp.SpecError, "Did you mean: reference"),
+    ("missing-levels", "restplus_spec: 1\nfactors:\n  dpi: {reference: 50}\n", rp.SpecError, "no 'levels'"),
+    ("missing-reference", "restplus_spec: 1\nfactors:\n  dpi: {levels: [50]}\n", rp.SpecError, "no 'reference'"),
+    ("empty-levels", "restplus_spec: 1\nfactors:\n  dpi: {levels: [], reference: 50}\n", rp.SpecError, "no levels"),
+    ("levels-not-list", "restplus_spec: 1\nfactors:\n  dpi: {levels: 50, reference: 50}\n", rp.SpecError,
+     "must be a list"),
+    ("reference-not-level", "restplus_spec: 1\nfactors:\n  dpi: {levels: [50, 100], reference: 200}\n",
+     rp.SpecError, "reference=200 is not one of its levels"),
+    ("duplicate-levels", "restplus_spec: 1\nfactors:\n  dpi: {levels: [50, 50], reference: 50}\n",
+     rp.SpecError, "duplicate level 50"),
+    ("negative-dpi", "restplus_spec: 1\nfactors:\n  dpi: {levels: [-50, 100], reference: 100}\n",
+     rp.SpecError, "-50"),
+    ("zero-dpi", "restplus_spec: 1\nfactors:\n  dpi: {levels: [0, 100], reference: 100}\n", rp.SpecError, "range"),
+    ("dpi-as-string", "restplus_spec: 1\nfactors:\n  dpi: {levels: ['300dpi'], reference: '300dpi'}\n",
+     rp.SpecError, "Expected a number"),
+    ("dpi-fractional", "restplus_spec: 1\nfactors:\n  dpi: {levels: [72.5], reference: 72.5}\n",
+     rp.SpecError, "whole number"),
+    ("bad-colour", "restplus_spec: 1\nfactors:\n  text_color: {levels: [blakc], reference: blakc}\n",
+     rp.SpecError, "Did you mean: black"),
+    ("bad-hex", "restplus_spec: 1\nfactors:\n  text_color: {levels: ['#12345'], reference: '#12345'}\n",
+     rp.SpecError, "#12345"),
+    ("colour-not-string", "restplus_spec: 1\nfactors:\n  background: {levels: [12], reference: 12}\n",
+     rp.SpecError, "not a colour"),
+    ("bad-modality", "restplus_spec: 1\nfactors:\n  modality: {levels: [text, imgae], reference: text}\n",
+     rp.UnknownNameError, "Did you mean: image"),
+    ("bad-layout", "restplus_spec: 1\nfactors:\n  layout: {levels: [plain, two_colum], reference: plain}\n",
+     rp.UnknownNameError, "two_column"),
+    ("bad-layout-setting", "restplus_spec: 1\nlayouts:\n  x: {alignment: left}\nfactors:\n"
+     "  layout: {levels: [x], reference: x}\n", rp.SpecError, "Did you mean: align"),
+    ("bad-layout-align", "restplus_spec: 1\nlayouts:\n  x: {align: centre}\nfactors:\n"
+     "  layout: {levels: [x], reference: x}\n", rp.SpecError, "center"),
+    ("font-size-zero", "restplus_spec: 1\nfactors:\n  font_size: {levels: [0, 12], reference: 12}\n",
+     rp.SpecError, "range"),
+    ("blur-negative", "restplus_spec: 1\nfactors:\n  blur: {levels: [-1, 0], reference: 0}\n", rp.SpecError, "-1"),
+    ("jpeg-too-high", "restplus_spec: 1\nfactors:\n  jpeg: {levels: [none, 101], reference: none}\n",
+     rp.SpecError, "101"),
+    ("bool-level", "restplus_spec: 1\nfactors:\n  dpi: {levels: [true], reference: true}\n", rp.SpecError, "number"),
+    ("unknown-design", "restplus_spec: 1\ndesign: fractional\n" + OK_FACTORS, rp.SpecError, "fractional"),
+    ("design-bad-key", "restplus_spec: 1\ndesign: {type: union, armz: []}\n" + OK_FACTORS, rp.SpecError, "arms"),
+    ("union-unknown-factor", "restplus_spec: 1\ndesign: {type: union, arms: [[dpo]]}\n" + OK_FACTORS,
+     rp.SpecError, "Did you mean: dpi"),
+    ("sample-no-size", "restplus_spec: 1\ndesign: {type: sample, seed: 1}\n" + OK_FACTORS, rp.SpecError,
+     "exactly one of n or fraction"),
+    ("exclude-unknown-factor", "restplus_spec: 1\nexclude: [{dpj: 50}]\n" + OK_FACTORS, rp.SpecError,
+     "Did you mean: dpi"),
+    ("exclude-unknown-level", "restplus_spec: 1\nexclude: [{dpi: 75}]\n" + OK_FACTORS, rp.SpecError,
+     "dpi=75 is not a level"),
+    ("exclude-everything", "restplus_spec: 1\nexclude: [{dpi: 50}, {dpi: 200}]\n" + OK_FACTORS, rp.DesignError,
+     "no cells"),
+    ("exclude-not-list", "restplus_spec: 1\nexclude: {dpi: 50}\n" + OK_FACTORS, rp.SpecError, "list"),
+    ("render-unknown-key", "restplus_spec: 1\nrender: {fontsize: 12}\n" + OK_FACTORS, rp.SpecError,
+     "Did you mean: font_size_pt"),
+    ("render-bad-backend", "restplus_spec: 1\nrender: {backend: skia}\n" + OK_FACTORS, rp.SpecError, "pillow"),
+    ("modality-plan-bad-role", "restplus_spec: 1\nmodalities: {mixed: {image_roles: [stem]}}\n" + OK_FACTORS,
+     rp.SpecError, "unknown role 'stem'"),
+    ("python-tag", "restplus_spec: 1\nname: !!python/object/apply:os.system ['echo pwned']\n" + OK_FACTORS,
+     rp.SpecError, "never executed"),
+    ("python-name-tag", "restplus_spec: 1\nname: !!python/name:os.system\n" + OK_FACTORS, rp.SpecError,
+     "never executed"),
+    ("not-a-mapping", "- just\n- a list\n", rp.SpecError, "mapping at top level"),
+    ("invalid-yaml", "restplus_spec: 1\nfactors: {dpi: [\n", rp.SpecError, "not valid YAML"),
+    ("duplicate-kind", "restplus_spec: 1\nfactors:\n  ink: {kind: text_color, levels: [red], reference: red}\n"
+     "  text_color: {levels: [black], reference: black}\n", rp.SpecError, "more than one factor"),
+]
+
+
+@pytest.mark.parametrize("case_id,text,err,fragment", CASES, ids=[c[0] for c in CASES])
+def test_malformed_spec(tmp_path, case_id, text, err, fragment):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    with pytest.raises(err) as info:
+        load_grid(path)
+    assert isinstance(info.value, rp.RestplusError)
+    assert fragment in str(info.value), str(info.value)
+
+
+def test_there_are_at_least_thirty_cases():
+    assert len(CASES) >= 30
+
+
+def test_include_cycle(tmp_path):
+    (tmp_path / "a.yaml").write_text("restplus_spec: 1\ninclude: b.yaml\n" + OK_FACTORS)
+    (tmp_path / "b.yaml").write_text("restplus_spec: 1\ninclude: a.yaml\n")
+    with pytest.raises(rp.SpecError, match="include cycle: a.yaml -> b.yaml -> a.yaml"):
+        load_grid(tmp_path / "a.yaml")
+
+
+def test_missing_include(tmp_path):
+    (tmp_path / "a.yaml").write_text("restplus_spec: 1\ninclude: nope.yaml\n" + OK_FACTORS)
+    with pytest.raises(rp.SpecError, match="nope.yaml"):
+        load_grid(tmp_path / "a.yaml")
+
+
+def test_include_merges_and_overrides(tmp_path):
+    (tmp_path / "base.yaml").write_text("restplus_spec: 1\nrender: {font: Kalam, dpi: 100}\n")
+    (tmp_path / "a.yaml").write_text(textwrap.dedent("""\
+        restplus_spec: 1
+        include: base.yaml
+        render: {dpi: 150}
+        factors:
+          text_color: {levels: [black, red], reference: black}
+        """))
+    g = load_grid(tmp_path / "a.yaml")
+    assert g.render.font == "Kalam" and g.render.dpi == 150
+
+
+def test_json_spec_accepted(tmp_path):
+    p = tmp_path / "s.json"
+    p.write_text('{"restplus_spec": 1, "factors": {"dpi": {"levels": [50, 200], "reference": 200}}}')
+    assert load_grid(p).n_cells == 2
