@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..models._hf_load import image_only_processor_class
+
 _CORPUS = ["Transcribe the text in the image exactly.", "What is 2 + 3? Answer: 5",
            "Solve the system of equations: 3A + 2B = 7, A - B = -1. Answer: A=1, B=2",
            "Which option is correct? A. red B. green C. blue Answer: B"] * 40
@@ -79,19 +81,6 @@ def _save(path: str | Path, seed: int, make_model, processor, upstream_processor
     return out
 
 
-def _image_only(cls):
-    """A subclass of a Qwen-style processor whose only attributes are image processor + tokenizer."""
-    from transformers.processing_utils import ProcessorMixin
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        self.image_token, self.video_token = "<|image_pad|>", "<|video_pad|>"
-        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-        self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
-        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
-
-    return type(f"ImageOnly{cls.__name__}", (cls,), {"__init__": __init__})
-
-
 def _qwen_text_config(tok, ids: dict[str, int]) -> dict[str, Any]:
     # head_dim = 64 / 4 = 16, so mrope_section must sum to head_dim / 2 = 8.
     return dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -117,14 +106,14 @@ def _qwen_family(path, seed, *, v25: bool, min_pixels: int, max_pixels: int) -> 
             depth=2, hidden_size=32, intermediate_size=64, out_hidden_size=64, num_heads=2, patch_size=14,
             spatial_merge_size=2, temporal_patch_size=2, window_size=112, fullatt_block_indexes=[1]),
             **tokens)
-        proc = _image_only(Qwen2_5_VLProcessor)(image_processor=ip, tokenizer=tok, chat_template=_QWEN_TEMPLATE)
+        proc = image_only_processor_class(Qwen2_5_VLProcessor)(image_processor=ip, tokenizer=tok, chat_template=_QWEN_TEMPLATE)
         return _save(path, seed, lambda: Qwen2_5_VLForConditionalGeneration(cfg), proc, "Qwen2_5_VLProcessor")
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
     cfg = Qwen2VLConfig(text_config=_qwen_text_config(tok, ids), vision_config=dict(
         depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2,
         temporal_patch_size=2), **tokens)
-    proc = _image_only(Qwen2VLProcessor)(image_processor=ip, tokenizer=tok, chat_template=_QWEN_TEMPLATE)
+    proc = image_only_processor_class(Qwen2VLProcessor)(image_processor=ip, tokenizer=tok, chat_template=_QWEN_TEMPLATE)
     return _save(path, seed, lambda: Qwen2VLForConditionalGeneration(cfg), proc, "Qwen2VLProcessor")
 
 

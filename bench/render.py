@@ -1,0 +1,171 @@
+"""Render and generate throughput, measured side by side in one run.
+
+(a) single-image throughput: ``restplus.render.realize`` on SoE problems in the paper's default
+    cell (DejaVu Sans 12 pt, 200 DPI, image modality) ÷ a bare Pillow loop that greedily wraps
+    the same text with the same font, size and canvas, draws it and encodes a PNG at the same
+    compression level. Rounds alternate and use fresh problems; the best round of each counts.
+    Target >= 0.85.
+(b) ``generate`` with 2 workers ÷ 1 worker on the same problems and grid (wall time, including
+    spawning the workers and merging the table). Target >= 1.8 on 2 cores.
+(c) peak RSS of ``generate`` for 50k variants ÷ 5k variants, each in a fresh subprocess
+    (max of the generating process and its workers, from getrusage). Target <= 1.2.
+
+    .venv/bin/python bench/render.py [--quick]
+
+Writes bench/results/render.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from restplus import factors as F  # noqa: E402
+from restplus.grid import Grid, variant_seed  # noqa: E402
+from restplus.problems.builtin import builtin_set  # noqa: E402
+
+
+def smoke_grid() -> Grid:
+    """9 cells: text + (2 DPI x 2 colours) x (image, mixed)."""
+    return Grid(F.dpi([50, 200], reference=200), F.text_color(["black", "red"]),
+                F.modality(["text", "image", "mixed"], reference="text"))
+
+
+def bare_pillow(texts: list[str], sizes: list[tuple[int, int]], dpi: int, size_pt: float) -> float:
+    """Seconds for the minimal Pillow work: wrap, draw, PNG-encode (same font, size, canvas)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from restplus.render.fonts import resolve_font
+
+    px = size_pt * dpi / 72
+    font = ImageFont.truetype(resolve_font("DejaVu Sans").path, px, layout_engine=ImageFont.Layout.RAQM)
+    margin, width, lh = 0.25 * dpi, (6.0 - 0.5) * dpi, 1.3 * px
+    t0 = time.perf_counter()
+    for text, size in zip(texts, sizes):
+        lines: list[str] = []
+        for para in text.split("\n"):
+            cur = ""
+            for word in para.split(" "):
+                trial = f"{cur} {word}" if cur else word
+                if not cur or font.getlength(trial) <= width:
+                    cur = trial
+                else:
+                    lines.append(cur)
+                    cur = word
+            lines.append(cur)
+        im = Image.new("RGB", size, (255, 255, 255))
+        d = ImageDraw.Draw(im)
+        for i, line in enumerate(lines):
+            d.text((margin, margin + px + i * lh), line, font=font, fill=(0, 0, 0), anchor="ls")
+        buf = io.BytesIO()
+        im.save(buf, "PNG", compress_level=1, dpi=(dpi, dpi))
+    return time.perf_counter() - t0
+
+
+def bench_single(n: int, rounds: int) -> dict:
+    from restplus.render import realize
+
+    grid = Grid(F.modality(["image"]))
+    cell = grid.cells()[0]
+    problems = list(builtin_set("soe", n=n * (rounds + 1), seed=1))
+    batches = [problems[i * n:(i + 1) * n] for i in range(rounds + 1)]  # batch 0 warms up both paths
+    rp_times, bare_times = [], []
+    for k, batch in enumerate(batches):
+        t0 = time.perf_counter()
+        vs = [realize(p, grid, cell, variant_seed(0, p.problem_id, cell)) for p in batch]
+        t_rp = time.perf_counter() - t0
+        texts = [p.text_of(("context", "question", "choices")) for p in batch]
+        t_bare = bare_pillow(texts, [(v.images[0].width, v.images[0].height) for v in vs], 200, 12.0)
+        if k:
+            rp_times.append(t_rp)
+            bare_times.append(t_bare)
+    rp, bare = n / min(rp_times), n / min(bare_times)
+    return {"images_per_round": n, "rounds": rounds, "restplus_img_per_s": round(rp, 1),
+            "bare_pillow_img_per_s": round(bare, 1), "ratio": round(rp / bare, 3), "target": ">= 0.85",
+            "image_size_px": [vs[0].images[0].width, vs[0].images[0].height]}
+
+
+def bench_workers(n_problems: int, tmp: Path) -> dict:
+    from restplus.generate import generate
+
+    problems = list(builtin_set("soe", n=n_problems, seed=2))
+    grid = smoke_grid()
+    times = {}
+    for w in (1, 2):
+        t0 = time.perf_counter()
+        generate(problems, grid, out=tmp / f"w{w}", workers=w, progress=False)
+        times[w] = time.perf_counter() - t0
+    n = n_problems * grid.n_cells
+    return {"variants": n, "seconds_1_worker": round(times[1], 2), "seconds_2_workers": round(times[2], 2),
+            "variants_per_s_1": round(n / times[1], 1), "variants_per_s_2": round(n / times[2], 1),
+            "ratio": round(times[1] / times[2], 3), "target": ">= 1.8", "cpu_count": os.cpu_count()}
+
+
+def _rss_child(n_variants: int, out: str, workers: int) -> None:
+    from restplus.generate import generate
+
+    grid = smoke_grid()
+    problems = list(builtin_set("soe", n=-(-n_variants // grid.n_cells), seed=3))
+    t0 = time.perf_counter()
+    run = generate(problems, grid, out=out, workers=workers, progress=False)
+    secs = time.perf_counter() - t0
+    print(json.dumps({"variants": len(run), "seconds": round(secs, 1),
+                      "maxrss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "maxrss_workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+
+
+def bench_rss(small: int, large: int, tmp: Path, workers: int) -> dict:
+    res = {}
+    for n in (small, large):
+        proc = subprocess.run([sys.executable, __file__, "--_rss-child", str(n), str(tmp / f"rss{n}"), str(workers)],
+                              capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise SystemExit(f"RSS child for {n} variants failed:\n{proc.stderr}")
+        res[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    peak = {n: max(r["maxrss_main_mb"], r["maxrss_workers_mb"]) for n, r in res.items()}
+    return {"small": res[small], "large": res[large], "peak_mb_small": round(peak[small], 1),
+            "peak_mb_large": round(peak[large], 1), "ratio": round(peak[large] / peak[small], 3),
+            "target": "<= 1.2", "workers": workers}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (RSS: 1k vs 10k variants)")
+    ap.add_argument("--_rss-child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._rss_child:
+        _rss_child(int(args._rss_child[0]), args._rss_child[1], int(args._rss_child[2]))
+        return
+    q = args.quick
+    result: dict = {"platform": platform.platform(), "python": platform.python_version(),
+                    "loadavg_at_start": os.getloadavg(), "quick": q}
+    with tempfile.TemporaryDirectory(prefix="restplus-bench-") as d:
+        tmp = Path(d)
+        result["single_image"] = bench_single(40 if q else 120, 3)
+        print("single image:", json.dumps(result["single_image"]), flush=True)
+        result["workers"] = bench_workers(60 if q else 300, tmp)
+        print("workers:", json.dumps(result["workers"]), flush=True)
+        small, large = (1000, 10000) if q else (5000, 50000)
+        result["peak_rss"] = bench_rss(small, large, tmp, workers=2)
+        print("peak RSS:", json.dumps(result["peak_rss"]), flush=True)
+    result["loadavg_at_end"] = os.getloadavg()
+    out = ROOT / "bench" / "results" / "render.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

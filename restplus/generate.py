@@ -1,0 +1,302 @@
+"""Generate a run folder: every problem x cell rendered to PNGs plus one variant table.
+
+``generate(problems, grid, seed=0, out="runs/x", workers=2)`` streams variants in problem-major
+order (``problem i``, then cells in ``grid.cells()`` order) through fixed-size *chunks*. A chunk is
+rendered by one worker, which writes its PNGs and one ``parts/chunk-NNNNNN.parquet`` file (written
+atomically); the parent only counts. At the end the parts are streamed into ``variants.parquet``.
+The folder layout and the table columns are documented in :mod:`restplus.runfolder`.
+
+Properties:
+- memory is bounded by (chunk size x in-flight chunks), never by the number of variants;
+- workers are spawned processes that receive only plain data (problem dicts, the grid spec dict,
+  the seed) once, and rebuild grid, problems and fonts once per process;
+- resumable: finished chunks whose images still hash to their recorded sha256 are skipped, so a
+  crashed or repeated run renders only what is missing; an existing image whose sha256 differs
+  from the new render is refused (CacheMismatchError with both hashes);
+- a folder made with another spec_hash, problem set, seed, chunk size or render library version
+  is refused with both values shown;
+- outputs are byte-identical for any number of workers (chunking does not depend on it).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from .errors import CacheMismatchError, ProblemError, RestplusError, SpecError
+from .grid import Grid, variant_seed
+from .hashing import canonical_json
+from .problems.base import Problem
+from .runfolder import (GRID_FILE, MANIFEST, PARTS_DIR, PROBLEMS_FILE, TABLE_FILE, RunFolder, atomic_write,
+                        check_image, factor_columns, problems_digest, rows_to_table, table_schema, variant_row)
+
+class GenerateError(RestplusError, RuntimeError):
+    """Worker processes could not run (e.g. a script without an ``if __name__ == "__main__"`` guard)."""
+
+
+CHUNK_SIZE = 32  # variants per task: large enough to amortise IPC, small enough for a smooth bar
+MERGE_ROWS = 2048  # rows per row group of variants.parquet
+
+
+def render_env() -> dict[str, Any]:
+    """Library versions that decide pixels; part of a run folder's identity."""
+    import PIL
+    from PIL import features
+
+    return {"pillow": PIL.__version__, **{lib: features.version(lib) for lib in ("freetype2", "raqm", "harfbuzz",
+                                                                                  "zlib")}}
+
+
+def grid_fonts(grid: Grid) -> dict[str, str]:
+    """sha256 of every font file the grid can use (default, fallbacks, font-factor levels)."""
+    from .render.fonts import resolve_font
+
+    names = {grid.render.font, *grid.render.fallback_fonts}
+    for f in grid.factors:
+        if f.kind == "font":
+            names.update(str(lv) for lv in f.levels)
+    return {n: resolve_font(n).sha256 for n in sorted(names)}
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None  # no git binary: the manifest records null rather than guessing
+    if out.returncode != 0:
+        return None  # not a git checkout (e.g. an installed wheel)
+    return out.stdout.strip() or None
+
+
+def _restplus_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+class _Job:
+    """Everything a process needs to render chunks; rebuilt from plain data in each worker."""
+
+    def __init__(self, problem_dicts: list[dict[str, Any]], spec: dict[str, Any], seed: int, out: str,
+                 chunk_size: int):
+        from .spec import grid_from_dict
+
+        self.problems = [Problem.from_dict(d) for d in problem_dicts]
+        self.grid = grid_from_dict(spec)
+        self.cells = self.grid.cells()
+        self.seed, self.out, self.chunk_size = int(seed), Path(out), int(chunk_size)
+        self.schema = table_schema(self.grid)
+        self.total = len(self.problems) * len(self.cells)
+
+    def pairs(self, k: int) -> list[tuple[int, int]]:
+        n = len(self.cells)
+        return [divmod(i, n) for i in range(k * self.chunk_size, min((k + 1) * self.chunk_size, self.total))]
+
+    def part_path(self, k: int) -> Path:
+        return self.out / PARTS_DIR / f"chunk-{k:06d}.parquet"
+
+    def render_chunk(self, k: int) -> int:
+        from . import render
+
+        rows = []
+        for pi, ci in self.pairs(k):
+            v = render.realize(self.problems[pi], self.grid, self.cells[ci],
+                               variant_seed(self.seed, self.problems[pi].problem_id, self.cells[ci]))
+            row = variant_row(v, self.grid)
+            for im, rel in zip(v.images, row["image_paths"]):
+                path = self.out / rel
+                if path.exists():  # left by an interrupted run: must be the very same bytes
+                    check_image(path, im.sha256, f"variant {v.variant_id}, re-rendered now")
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, im.png)
+            rows.append(row)
+        part = self.part_path(k)
+        tmp = part.with_name(f".{part.name}.{os.getpid()}.tmp")
+        pq.write_table(rows_to_table(rows, self.schema), tmp)
+        os.replace(tmp, part)
+        return len(rows)
+
+    def chunk_done(self, k: int) -> bool:
+        """True when the chunk's part exists and all its images exist with their recorded sha256."""
+        part = self.part_path(k)
+        if not part.exists():
+            return False
+        rows = pq.read_table(part, columns=["problem_id", "cell_id", "image_paths", "image_sha256"]).to_pylist()
+        want = [(self.problems[pi].problem_id, self.cells[ci].cell_id) for pi, ci in self.pairs(k)]
+        if [(r["problem_id"], r["cell_id"]) for r in rows] != want:
+            raise CacheMismatchError(f"{part} holds variants other than the ones chunk {k} should hold; the run "
+                                     "folder was edited by hand. Delete it (or the parts/ folder) and re-run.")
+        return _images_ok(self.out, rows)
+
+
+def _images_ok(out: Path, rows: list[dict[str, Any]]) -> bool:
+    for r in rows:
+        for rel, sha in zip(r["image_paths"], r["image_sha256"]):
+            if not (out / rel).exists():
+                return False  # deleted by hand: re-render the chunk (the same bytes come back)
+            check_image(out / rel, sha, "recorded in the variant table")
+    return True
+
+
+_WORKER_JOB: _Job | None = None  # one per worker process, set by the pool initializer
+
+
+def _init_worker(problem_dicts: list[dict[str, Any]], spec: dict[str, Any], seed: int, out: str,
+                 chunk_size: int) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = _Job(problem_dicts, spec, seed, out, chunk_size)
+
+
+def _worker_render(k: int) -> int:
+    assert _WORKER_JOB is not None, "pool initializer did not run"
+    return _WORKER_JOB.render_chunk(k)
+
+
+def _identity(grid: Grid, pdicts: list[dict[str, Any]], seed: int, chunk_size: int) -> dict[str, Any]:
+    return {"spec_hash": grid.spec_hash, "problems_digest": problems_digest(pdicts), "seed": int(seed),
+            "chunk_size": int(chunk_size), "render_env": render_env(), "fonts": grid_fonts(grid)}
+
+
+def _prepare(out: Path, ident: dict[str, Any], grid: Grid, pdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Create the folder or check that an existing one was made from the same inputs."""
+    mpath = out / MANIFEST
+    if mpath.exists():
+        old = json.loads(mpath.read_text(encoding="utf-8"))
+        diffs = [f"{k}: folder has {old.get(k)!r}, this call has {v!r}" for k, v in ident.items() if old.get(k) != v]
+        if diffs:
+            raise CacheMismatchError(f"run folder {out} was generated from different inputs — " + "; ".join(diffs)
+                                     + ". Use a new --out folder, or delete this one to regenerate.")
+        return old
+    if out.exists() and any(out.iterdir()):
+        raise CacheMismatchError(f"{out} exists, is not empty and has no {MANIFEST}; refusing to write a run "
+                                 "folder into it. Choose an empty or new folder.")
+    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    grid.save(str(out / GRID_FILE))
+    atomic_write(out / PROBLEMS_FILE, "".join(canonical_json(d) + "\n" for d in pdicts).encode("utf-8"))
+    manifest = {"format": 1, "status": "incomplete", **ident, "restplus_version": _restplus_version(),
+                "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": _git_commit()}
+    atomic_write(mpath, json.dumps(manifest, indent=2).encode("utf-8"))
+    return manifest
+
+
+def _merge(job: _Job, n_chunks: int) -> dict[str, Any]:
+    """Stream the parts into variants.parquet (bounded memory) and count variants and images."""
+    import pyarrow as pa
+
+    tmp = job.out / f".{TABLE_FILE}.tmp"
+    counts: dict[str, Any] = {"variants": 0, "images": 0, "by_modality": {}}
+    buf: list[pa.Table] = []
+    with pq.ParquetWriter(tmp, job.schema) as writer:
+        for k in range(n_chunks):
+            t = pq.read_table(job.part_path(k), schema=job.schema)
+            for mod, n_img in zip(t["modality"].to_pylist(), t["n_images"].to_pylist()):
+                counts["variants"] += 1
+                counts["images"] += n_img
+                counts["by_modality"][mod] = counts["by_modality"].get(mod, 0) + 1
+            buf.append(t)
+            if sum(b.num_rows for b in buf) >= MERGE_ROWS or k == n_chunks - 1:
+                writer.write_table(pa.concat_tables(buf), row_group_size=MERGE_ROWS * 2)
+                buf = []
+    os.replace(tmp, job.out / TABLE_FILE)
+    return counts
+
+
+def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | os.PathLike[str] = "runs/run",
+             workers: int = 1, progress: bool = True, chunk_size: int = CHUNK_SIZE) -> RunFolder:
+    """Render every problem in every cell of ``grid`` into the run folder ``out``; return its handle.
+
+    ``workers`` > 1 uses that many spawned processes. Re-running with the same inputs renders only
+    what is missing (``RunFolder.stats`` says how many variants were rendered and skipped).
+    Raises CacheMismatchError when ``out`` was made from other inputs or an image on disk differs.
+    """
+    from tqdm.auto import tqdm
+
+    problems = list(problems)
+    if not problems:
+        raise ProblemError("generate() got no problems; pass at least one Problem.")
+    if not isinstance(workers, int) or workers < 1:
+        raise SpecError(f"workers={workers!r} must be a whole number >= 1.")
+    ids = [p.problem_id for p in problems]
+    dup = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+    if dup:
+        raise ProblemError(f"problem ids must be unique; {dup[:5]} occur more than once. Remove duplicates or "
+                           "give them distinct problem_id values.")
+    factor_columns(grid)  # refuse factor names that collide with table columns before touching disk
+    pdicts = [p.to_dict() for p in problems]
+    out = Path(out)
+    manifest = _prepare(out, _identity(grid, pdicts, seed, chunk_size), grid, pdicts)
+    job = _Job(pdicts, _spec(grid), seed, str(out), chunk_size)
+    n_chunks = -(-job.total // job.chunk_size)
+    if manifest.get("status") == "complete" and (out / TABLE_FILE).exists():
+        run = RunFolder(out)
+        for batch in pq.ParquetFile(out / TABLE_FILE).iter_batches(512, columns=["image_paths", "image_sha256"]):
+            if not _images_ok(out, batch.to_pylist()):
+                raise CacheMismatchError(f"run folder {out} is complete but images listed in {TABLE_FILE} are "
+                                         "missing; delete the folder and re-run generate.")
+        run.stats = {"rendered": 0, "skipped": job.total}
+        return run
+    (out / PARTS_DIR).mkdir(exist_ok=True)
+    todo = [k for k in range(n_chunks) if not job.chunk_done(k)]
+    skipped = job.total - sum(len(job.pairs(k)) for k in todo)
+    bar = tqdm(total=job.total, initial=skipped, unit="variant", desc=f"generate {out.name}", disable=not progress,
+               smoothing=0.1)
+    try:
+        if workers == 1 or len(todo) <= 1:
+            for k in todo:
+                bar.update(job.render_chunk(k))
+        else:
+            try:
+                _run_pool(todo, workers, pdicts, _spec(grid), seed, out, chunk_size, bar)
+            except BrokenProcessPool as exc:
+                raise GenerateError(
+                    f"a worker process died while generating {out} ({exc}). Workers are spawned, so a script that "
+                    "calls generate(workers>1) must do so under `if __name__ == \"__main__\":`; a crash can also be "
+                    "out-of-memory. Finished chunks are kept: re-run to resume, or use workers=1.") from None
+    finally:
+        bar.close()
+    counts = _merge(job, n_chunks)
+    shutil.rmtree(out / PARTS_DIR)
+    manifest.update(status="complete", counts={**counts, "problems": len(problems), "cells": len(job.cells)})
+    atomic_write(out / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+    return RunFolder(out, stats={"rendered": job.total - skipped, "skipped": skipped})
+
+
+def _spec(grid: Grid) -> dict[str, Any]:
+    from .spec import grid_to_dict
+
+    return grid_to_dict(grid)
+
+
+def _run_pool(todo: list[int], workers: int, pdicts: list[dict[str, Any]], spec: dict[str, Any], seed: int,
+              out: Path, chunk_size: int, bar: Any) -> None:
+    """Render chunks in spawned workers, keeping at most 2 x workers chunks in flight."""
+    ctx = multiprocessing.get_context("spawn")  # fork is unsafe with polars/pyarrow thread pools
+    pending = iter(todo)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(pdicts, spec, seed, str(out), chunk_size)) as pool:
+        inflight = set()
+        for k in pending:
+            inflight.add(pool.submit(_worker_render, k))
+            if len(inflight) >= 2 * workers:
+                break
+        while inflight:
+            done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+            for fut in done:
+                bar.update(fut.result())  # re-raises a worker's error (e.g. CacheMismatchError) here
+                nxt = next(pending, None)
+                if nxt is not None:
+                    inflight.add(pool.submit(_worker_render, nxt))

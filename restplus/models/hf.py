@@ -1,0 +1,282 @@
+"""Local transformers adapter for image-text-to-text model folders (Qwen2-VL, Qwen2.5-VL, LLaVA, Idefics3 ...).
+
+* Loads from a local folder only (no hub access); PIL image processing (no torchvision).
+* Greedy decoding at temperature 0. Temperature > 0 samples with ``top_p`` (no top-k, as in the
+  OpenAI API) and needs ``Decoding.seed``: ``model.generate`` accepts no ``torch.Generator``, so the
+  seed is applied inside ``torch.random.fork_rng`` — the caller's RNG state is restored afterwards.
+  Sampled requests run one at a time so each gets its own seed.
+* Batching: greedy requests with the same number of images and the same decoding are batched
+  (``batch_size``) with left padding. ``latency_s`` of each response is its batch's wall time.
+* Pixel budget: ``min_pixels`` / ``max_pixels`` (Qwen-style dynamic resolution only) are passed to
+  every processor call as ``size={"shortest_edge", "longest_edge"}``; the saved processor is not
+  modified. When the budget makes different input sizes collapse to one processed size (e.g. two
+  DPI levels), a :class:`~restplus.models.base.PixelBudgetWarning` is issued once per collapsed
+  size; :meth:`HFAdapter.check_budget` answers the same question before a run.
+* Recorded per response: ``vision_tokens`` (image-token ids in ``input_ids``), ``image_sizes`` after
+  the processor's resize (Qwen: ``image_grid_thw`` × patch size; others: the processed size, see
+  :meth:`HFAdapter.processed_size`), ``tokens_in`` (non-pad prompt tokens), ``tokens_out``
+  (generated tokens up to and including EOS), ``finish_reason`` ("stop" or "length").
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ModelError
+from ..records import Decoding, Request, Response
+from . import _hf_load as L
+from .base import ModelAdapter, PixelBudgetWarning, check_indices, package_versions
+from .hf_states import HiddenStates, hidden_states_of
+
+Size = tuple[int, int]  # (width, height)
+
+
+@dataclass(frozen=True, slots=True)
+class CollapsedGroup:
+    """Distinct input sizes (width, height) that all become ``processed`` (width, height)."""
+
+    processed: Size
+    inputs: tuple[Size, ...]
+
+
+class HFAdapter(ModelAdapter):
+    """Adapter for a local transformers image-text-to-text folder.
+
+    Args:
+        path: local model folder (config.json, weights, processor and tokenizer files).
+        device: torch device string ("cpu", "cuda:0" ...). Not part of the fingerprint.
+        dtype: "float32", "bfloat16" or "float16".
+        batch_size: requests per ``generate`` call (greedy requests only).
+        min_pixels, max_pixels: Qwen-style pixel budget per image; None keeps the folder's setting.
+        name: label for logs; default ``"hf:<folder name>"``.
+    """
+
+    def __init__(self, path: str, *, device: str = "cpu", dtype: str = "float32", batch_size: int = 1,
+                 min_pixels: int | None = None, max_pixels: int | None = None, name: str | None = None) -> None:
+        self.path = L.check_folder(path)
+        self.model_type = L.read_model_type(self.path)
+        self.family = L.family_of(self.model_type)
+        if (min_pixels is not None or max_pixels is not None) and not self.family.dynamic_resolution:
+            raise ModelError(f"min_pixels/max_pixels apply to Qwen-style dynamic resolution only; "
+                             f"model_type {self.model_type!r} resizes to a fixed size. Remove them.")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ModelError(f"batch_size must be a positive int, got {batch_size!r}.")
+        self.device, self.dtype, self.batch_size = device, dtype, batch_size
+        self.name = name or f"hf:{self.path.resolve().name}"
+        self.processor = L.load_processor(self.path, self.model_type)
+        self.model = L.load_model(self.path, dtype, device)
+        self.image_token_id = L.image_token_id(self.processor, self.model)
+        ip = self.processor.image_processor
+        self.min_pixels = min_pixels if min_pixels is not None else getattr(ip.size, "shortest_edge", None)
+        self.max_pixels = max_pixels if max_pixels is not None else getattr(ip.size, "longest_edge", None)
+        if self.family.dynamic_resolution and not (self.min_pixels and self.max_pixels
+                                                   and 0 < self.min_pixels <= self.max_pixels):
+            raise ModelError(f"pixel budget needs 0 < min_pixels <= max_pixels, got min_pixels={self.min_pixels}, "
+                             f"max_pixels={self.max_pixels}.")
+        self._seen: dict[Size, set[Size]] = {}
+        self._warned: set[Size] = set()
+        self._size_cache: dict[Size, Size] = {}
+        self._folder: dict[str, Any] | None = None
+
+    # -- identity -------------------------------------------------------------------------------
+    def fingerprint(self) -> dict[str, Any]:
+        if self._folder is None:  # hashing weights is slow for big models: once per adapter
+            self._folder = L.folder_digest(self.path)
+        template = self.processor.chat_template
+        return {"adapter": "hf", "model_type": self.model_type, **self._folder, "dtype": self.dtype,
+                "batch_size": self.batch_size,
+                "pixel_budget": ({"min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
+                                 if self.family.dynamic_resolution else None),
+                "processor": L.json_safe(self.processor.to_dict()),
+                "chat_template_sha256": hashlib.sha256(str(template).encode()).hexdigest(),
+                "versions": package_versions("transformers", "torch", "tokenizers", "pillow")}
+
+    def __repr__(self) -> str:
+        return (f"HFAdapter(name={self.name!r}, model_type={self.model_type!r}, dtype={self.dtype!r}, "
+                f"batch_size={self.batch_size})")
+
+    # -- pixel budget ---------------------------------------------------------------------------
+    def processed_size(self, width: int, height: int) -> Size:
+        """(width, height) an input image of this size has after the processor's resize.
+
+        Qwen: ``smart_resize`` with the adapter's budget (multiples of patch × merge size). Idefics3:
+        the tiled size (columns × rows of tiles). Others: the image processor's output size.
+        """
+        key = (int(width), int(height))
+        if key not in self._size_cache:
+            self._size_cache[key] = self._compute_processed_size(*key)
+        return self._size_cache[key]
+
+    def _compute_processed_size(self, width: int, height: int) -> Size:
+        ip = self.processor.image_processor
+        if self.family.dynamic_resolution:
+            from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+            h, w = smart_resize(height, width, factor=ip.patch_size * ip.merge_size,
+                                min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+            return (w, h)
+        from PIL import Image
+
+        blank = Image.new("RGB", (width, height), "white")
+        if self.family.nested_images:
+            out = ip([[blank]], return_row_col_info=True, return_tensors="np")
+            tile_h, tile_w = out["pixel_values"].shape[-2:]
+            rows, cols = int(out["rows"][0][0]), int(out["cols"][0][0])
+            return (cols * tile_w, rows * tile_h) if rows and cols else (tile_w, tile_h)
+        tile_h, tile_w = ip(blank, return_tensors="np")["pixel_values"].shape[-2:]
+        return (int(tile_w), int(tile_h))
+
+    def check_budget(self, sizes: Sequence[Size], *, warn: bool = True) -> list[CollapsedGroup]:
+        """Groups of distinct input sizes that the processor maps to one processed size.
+
+        Call before a run with the pixel sizes of the rendered levels (e.g. one page at each DPI).
+        With ``warn`` a :class:`PixelBudgetWarning` is issued when any group exists.
+        """
+        by_out: dict[Size, set[Size]] = {}
+        for w, h in sizes:
+            by_out.setdefault(self.processed_size(w, h), set()).add((int(w), int(h)))
+        groups = [CollapsedGroup(out, tuple(sorted(ins))) for out, ins in sorted(by_out.items()) if len(ins) > 1]
+        if warn:
+            for g in groups:
+                self._warn(g)
+        return groups
+
+    def _warn(self, g: CollapsedGroup) -> None:
+        ins = ", ".join(f"{w}x{h}" for w, h in g.inputs)
+        budget = (f" under min_pixels={self.min_pixels}, max_pixels={self.max_pixels}"
+                  if self.family.dynamic_resolution else " (this model resizes to a fixed size)")
+        warnings.warn(f"{self.name}: input images {ins} all become {g.processed[0]}x{g.processed[1]} after "
+                      f"the processor's resize{budget}; the model cannot tell these renders (e.g. DPI levels) "
+                      "apart. Raise max_pixels / lower min_pixels to keep them distinct.",
+                      PixelBudgetWarning, stacklevel=3)
+
+    def _track(self, inp: Size, out: Size) -> None:
+        seen = self._seen.setdefault(out, set())
+        seen.add(inp)
+        if len(seen) > 1 and out not in self._warned:
+            self._warned.add(out)
+            self._warn(CollapsedGroup(out, tuple(sorted(seen))))
+
+    # -- encoding and generation ----------------------------------------------------------------
+    def encode(self, requests: Sequence[Request]) -> tuple[Any, list[tuple[Size, ...]]]:
+        """Processor inputs (on device) for a batch, and each request's processed image sizes."""
+        import torch
+
+        proc = self.processor
+        prompts = [proc.apply_chat_template(L.messages_for(r), add_generation_prompt=True, tokenize=False)
+                   for r in requests]
+        images = [[p.to_pil() for p in r.images] for r in requests]
+        kwargs: dict[str, Any] = {"text": prompts, "padding": True, "return_tensors": "pt"}
+        if self.family.dynamic_resolution:
+            kwargs["size"] = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
+        if any(images):
+            kwargs["images"] = images if self.family.nested_images else [im for ims in images for im in ims]
+        inputs = proc(**kwargs)
+        sizes: list[tuple[Size, ...]] = []
+        grid = inputs.get("image_grid_thw")
+        k = 0
+        for ims in images:
+            row: list[Size] = []
+            for im in ims:
+                if grid is not None:  # Qwen: the processor's own grid is the truth
+                    ps = proc.image_processor.patch_size
+                    out = (int(grid[k][2]) * ps, int(grid[k][1]) * ps)
+                    self._size_cache.setdefault(im.size, out)
+                else:
+                    out = self.processed_size(*im.size)
+                self._track(im.size, out)
+                row.append(out)
+                k += 1
+            sizes.append(tuple(row))
+        dtype = self.model.dtype
+        moved = {key: (v.to(self.device, dtype) if torch.is_floating_point(v) else v.to(self.device))
+                 if isinstance(v, torch.Tensor) else v for key, v in inputs.items()}
+        return type(inputs)(moved), sizes
+
+    def _generate(self, inputs: Any, d: Decoding):
+        import torch
+
+        tok = self.processor.tokenizer
+        kw: dict[str, Any] = {"max_new_tokens": d.max_tokens, "pad_token_id": tok.pad_token_id}
+        if d.stop:
+            kw.update(stop_strings=list(d.stop), tokenizer=tok)
+        with torch.inference_mode():
+            if d.temperature <= 0:
+                return self.model.generate(**inputs, **kw, do_sample=False, temperature=None, top_p=None, top_k=None)
+            devices = [torch.device(self.device).index or 0] if str(self.device).startswith("cuda") else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(int(d.seed))  # type: ignore[arg-type]  # checked in iter_generate
+                return self.model.generate(**inputs, **kw, do_sample=True, temperature=d.temperature,
+                                           top_p=d.top_p, top_k=0)
+
+    def _eos_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.processor.tokenizer.eos_token_id is not None:
+            ids.add(self.processor.tokenizer.eos_token_id)
+        return ids
+
+    def _run(self, requests: Sequence[Request], chunk: list[int]) -> Iterator[tuple[int, Response]]:
+        reqs = [requests[i] for i in chunk]
+        d = reqs[0].decoding
+        t0 = time.perf_counter()
+        try:
+            inputs, sizes = self.encode(reqs)
+            out = self._generate(inputs, d)
+        except (OSError, ValueError, RuntimeError) as exc:  # bad image, aspect ratio, OOM ...
+            if len(chunk) > 1:  # isolate the failing request; the others still get answers
+                for i in chunk:
+                    yield from self._run(requests, [i])
+                return
+            yield chunk[0], Response(error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - t0)
+            return
+        elapsed = time.perf_counter() - t0
+        tok = self.processor.tokenizer
+        eos, pad = self._eos_ids(), tok.pad_token_id
+        ids, attn = inputs["input_ids"], inputs["attention_mask"]
+        new = out[:, ids.shape[1]:].tolist()
+        for row, i in enumerate(chunk):
+            toks = new[row]
+            cut = next((k + 1 for k, t in enumerate(toks) if t in eos), None)
+            finish = "stop" if cut is not None else "length"
+            if cut is not None:
+                toks = toks[:cut]
+            elif pad not in eos:  # rows that ended on a stop string are padded to the batch length
+                while toks and toks[-1] == pad:
+                    toks = toks[:-1]
+            text = tok.decode(toks, skip_special_tokens=True)
+            hits = [text.index(s) for s in d.stop if s in text]
+            if hits:  # OpenAI semantics: the stop string is not part of the output
+                text, finish = text[:min(hits)], "stop"
+            yield i, Response(text=text, tokens_in=int(attn[row].sum()), tokens_out=len(toks),
+                              vision_tokens=int((ids[row] == self.image_token_id).sum()),
+                              image_sizes=sizes[row], latency_s=elapsed, finish_reason=finish)
+
+    def iter_generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
+        check_indices(requests)
+        for i, r in enumerate(requests):
+            if r.decoding.temperature > 0 and r.decoding.seed is None:
+                raise ModelError(f"requests[{i}] samples (temperature={r.decoding.temperature}) without "
+                                 "Decoding.seed; set a seed (e.g. derive_seed(run_seed, item)) or use temperature 0.")
+        groups: dict[Any, list[int]] = {}
+        for i, r in enumerate(requests):
+            key = (len(r.images), r.decoding) if r.decoding.temperature <= 0 else ("sample", i)
+            groups.setdefault(key, []).append(i)
+        for idxs in groups.values():
+            for s in range(0, len(idxs), self.batch_size):
+                yield from self._run(requests, idxs[s:s + self.batch_size])
+
+    def hidden_states(self, request: Request, layers: Sequence[int] | None = None) -> HiddenStates:
+        """Hidden states of ``request``'s prompt, all layers or the selected hidden-state indices."""
+        check_indices([request])
+        return hidden_states_of(self, request, layers)
+
+    def close(self) -> None:
+        self.__dict__.pop("model", None)
+        gc.collect()

@@ -1,0 +1,396 @@
+"""Load base problems from JSONL, CSV, parquet or an already-loaded HF ``datasets`` split.
+
+A field mapping names which column holds each logical field::
+
+    load_problems("qa.csv", fields={"question": "q", "answer": "a", "choices": "opts"})
+
+Logical fields: ``question`` and ``answer`` (required), ``choices`` (a column holding a list, a
+JSON list in CSV, an ARC-style ``{"text": [...], "label": [...]}``, or a list of column names),
+``context``, ``id`` (the dataset's own id, kept as ``meta["source_id"]`` and checked for
+duplicates) and ``meta`` (a list of columns copied into ``meta``). Presets fill the mapping:
+``mmlu``, ``arc``, ``gsm8k`` and ``restplus`` (our own JSONL, one ``Problem.to_dict`` per line,
+the default when neither ``preset`` nor ``fields`` is given).
+
+Rows become problems with ``context``/``question``/``choices`` segments and content-hash ids.
+Items longer than ``max_chars`` (800, per the paper) or containing LaTeX are dropped and counted
+in the report. A bad row (missing field, wrong type, empty question, answer not among the
+choices, duplicate id) raises :class:`ProblemError` naming the file, line and field, or with
+``on_error="skip"`` is left out and listed in ``report.errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProblemError, did_you_mean, unknown_name
+from .base import ANSWER_TYPES, Problem, Segment
+from .canon import letters
+from .extract import canonical_answer
+from .mcq import format_choices
+from .readers import MAX_CHARS, latex_match, open_rows
+
+LOGICAL_FIELDS = ("question", "answer", "choices", "context", "id", "meta")
+ANSWER_FORMATS = ("auto", "index", "letter", "text", "gsm8k")
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A named field mapping. ``answer_format``: how the answer column names the right option
+    (``index`` 0-based, ``letter`` or a label, ``text`` of the option, ``auto`` tries index →
+    letter → text) or, for ``gsm8k``, a solution whose last line is ``#### N``."""
+
+    name: str
+    fields: tuple[tuple[str, Any], ...]
+    answer_format: str = "auto"
+    answer_type: str | None = None
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("mmlu", (("question", "question"), ("choices", "choices"), ("answer", "answer"),
+                    ("meta", ("subject",))), "index", "choice"),
+    Preset("arc", (("question", "question"), ("choices", "choices"), ("answer", "answerKey"),
+                   ("id", "id")), "letter", "choice"),
+    Preset("gsm8k", (("question", "question"), ("answer", "answer")), "gsm8k", "number"),
+    Preset("restplus", ()),
+)}
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One bad input row: where (file, 1-based line or row), which field, and what was wrong."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+    unit: str = "line"
+
+    def __str__(self) -> str:
+        return f"{self.file}, {self.unit} {self.line}, field {self.field!r}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What loading did. ``dropped``: (reason, count) pairs, reasons ``too_long``, ``latex`` and
+    ``invalid`` (bad rows skipped with ``on_error="skip"``); ``errors``: those bad rows;
+    ``settings``: the filter settings used."""
+
+    source: str
+    n_rows: int = 0
+    n_loaded: int = 0
+    dropped: tuple[tuple[str, int], ...] = ()
+    errors: tuple[RowError, ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def dropped_by_reason(self) -> dict[str, int]:
+        return dict(self.dropped)
+
+    @property
+    def n_dropped(self) -> int:
+        return sum(n for _, n in self.dropped)
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{r}={n}" for r, n in self.dropped) or "none"
+        return f"{self.source}: {self.n_loaded} of {self.n_rows} rows loaded; dropped: {reasons}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemSet(Sequence[Problem]):
+    """Problems plus the :class:`LoadReport` of how they were obtained; behaves as a sequence."""
+
+    problems: tuple[Problem, ...]
+    report: LoadReport = field(default_factory=lambda: LoadReport(source="<memory>"))
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.problems[i]
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.problems)
+
+
+class _RowFail(Exception):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+def _get(row: Mapping[str, Any], logical: str, column: str, required: bool = True) -> Any:
+    """The value of ``column``; absent or null is "missing" (an error if required). An empty
+    optional cell (CSV writes absent values as "") counts as absent."""
+    value = row.get(column)
+    if value is None or (value == "" and not required):
+        if required:
+            near = did_you_mean(column, [str(k) for k in row])
+            raise _RowFail(logical, f"missing field {column!r} (mapped to {logical!r}).{near}")
+        return None
+    return value
+
+
+def _text(logical: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _RowFail(logical, f"wrong type: expected text, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _choices(row: Mapping[str, Any], column: Any) -> tuple[list[str], list[str]]:
+    """(option texts, labels) from a list column, JSON text, ARC dict, or a list of columns."""
+    if isinstance(column, (list, tuple)):
+        raw: Any = [_get(row, "choices", c) for c in column]
+    else:
+        raw = _get(row, "choices", column)
+    if isinstance(raw, str) and raw.strip()[:1] in ("[", "{"):
+        try:
+            raw = json.loads(raw)  # CSV cells hold lists as JSON text
+        except json.JSONDecodeError as exc:
+            raise _RowFail("choices", f"wrong type: not a valid JSON list ({exc.msg})") from None
+    labels: list[str] | None = None
+    if isinstance(raw, Mapping):
+        if "text" not in raw:
+            raise _RowFail("choices", f"wrong type: a dict of choices needs a 'text' list, got keys "
+                                      f"{sorted(raw)}")
+        labels = [str(x) for x in raw.get("label") or []] or None
+        raw = raw["text"]
+    if not isinstance(raw, (list, tuple)):
+        raise _RowFail("choices", f"wrong type: expected a list of options, got {type(raw).__name__}")
+    texts = []
+    for i, c in enumerate(raw, start=1):
+        if isinstance(c, bool) or not isinstance(c, (str, int, float)):
+            raise _RowFail("choices", f"wrong type: option {i} is {type(c).__name__} {c!r}, not text")
+        if not str(c).strip():
+            raise _RowFail("choices", f"option {i} is empty")
+        texts.append(str(c).strip())
+    if not 2 <= len(texts) <= 26:
+        raise _RowFail("choices", f"expected 2 to 26 options, got {len(texts)}")
+    if len(set(texts)) != len(texts):
+        dup = next(t for t, n in Counter(texts).items() if n > 1)
+        raise _RowFail("choices", f"option {dup!r} appears more than once")
+    if labels is not None and len(labels) != len(texts):
+        raise _RowFail("choices", f"{len(labels)} labels for {len(texts)} options")
+    return texts, labels or list(letters(len(texts)))
+
+
+def _choice_answer(value: Any, texts: list[str], labels: list[str], fmt: str) -> str:
+    """The letter (A, B ...) of the right option."""
+    ours = letters(len(texts))
+    if fmt in ("index", "auto") and not isinstance(value, bool) and (
+            isinstance(value, int) or (fmt == "index" and isinstance(value, str) and value.strip().isdigit())):
+        idx = int(value)
+        if 0 <= idx < len(texts):
+            return ours[idx]
+        raise _RowFail("answer", f"answer not among the choices: index {idx} is outside 0..{len(texts) - 1}")
+    if fmt == "index":
+        raise _RowFail("answer", f"wrong type: expected a 0-based option index, got {value!r}")
+    if not isinstance(value, str):
+        raise _RowFail("answer", f"wrong type: expected a letter or option text, got "
+                                 f"{type(value).__name__} {value!r}")
+    v = value.strip()
+    if fmt in ("letter", "auto"):
+        for label, letter in zip(labels, ours):
+            if v == label or (len(v) == 1 and v.upper() == label):
+                return letter
+    if fmt in ("text", "auto") and v in texts:
+        return ours[texts.index(v)]
+    raise _RowFail("answer", f"answer not among the choices: {value!r} is none of the labels "
+                             f"{labels} or option texts")
+
+
+def _plain_answer(value: Any, answer_type: str, fmt: str) -> str:
+    if fmt == "gsm8k":
+        text = _text("answer", value)
+        if "####" not in text:
+            raise _RowFail("answer", "a GSM8K answer must end with a line '#### <number>'; none found")
+        value = text.rsplit("####", 1)[1].strip()
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _RowFail("answer", f"wrong type: expected text or a number, got {type(value).__name__}")
+    try:
+        return canonical_answer(answer_type, str(value))
+    except ProblemError:
+        raise _RowFail("answer", f"wrong type: {value!r} is not a valid {answer_type!r} answer") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    fields: Mapping[str, Any]
+    answer_format: str
+    answer_type: str
+    task: str
+
+
+def _convert(row: Mapping[str, Any], spec: _Spec, source: str) -> tuple[Problem, str | None]:
+    """(problem, source id) from one mapped row."""
+    f = spec.fields
+    question = _text("question", _get(row, "question", f["question"]))
+    if not question.strip():
+        raise _RowFail("question", "empty question")
+    segments = []
+    if "context" in f:
+        ctx = _get(row, "context", f["context"], required=False)
+        if ctx is not None and _text("context", ctx).strip():
+            segments.append(Segment("context", ctx.strip()))
+    segments.append(Segment("question", question.strip()))
+    raw_answer = _get(row, "answer", f["answer"])
+    choices: tuple[str, ...] = ()
+    if "choices" in f:
+        texts, labels = _choices(row, f["choices"])
+        answer = _choice_answer(raw_answer, texts, labels, spec.answer_format)
+        choices = tuple(texts)
+        segments.append(Segment("choices", format_choices(texts)))
+    else:
+        answer = _plain_answer(raw_answer, spec.answer_type, spec.answer_format)
+    meta: dict[str, Any] = {}
+    for col in f.get("meta", ()):
+        value = row.get(col)
+        if not (value is None or isinstance(value, (str, int, float, bool))):
+            raise _RowFail("meta", f"wrong type: column {col!r} holds {type(value).__name__}, not a scalar")
+        meta[col] = value
+    source_id = None
+    if "id" in f:
+        sid = _get(row, "id", f["id"])
+        if isinstance(sid, bool) or not isinstance(sid, (str, int)):
+            raise _RowFail("id", f"wrong type: expected text or an integer id, got {type(sid).__name__}")
+        source_id = str(sid)
+        meta["source_id"] = source_id
+    problem = Problem(segments=tuple(segments), answer=answer, answer_type=spec.answer_type,
+                      task=spec.task, choices=choices, source=source, meta=tuple(sorted(meta.items())))
+    return problem, source_id
+
+
+def _convert_own(row: Mapping[str, Any], source: str) -> tuple[Problem, str | None]:
+    for key in ("segments", "answer", "answer_type"):
+        if key not in row:
+            raise _RowFail(key, f"missing field {key!r}: rows in restplus format are Problem.to_dict() "
+                                "objects; for other data pass preset= or fields=.")
+    if not isinstance(row["segments"], list) or not all(isinstance(s, Mapping) for s in row["segments"]):
+        raise _RowFail("segments", "wrong type: expected a list of {role, text} objects")
+    try:
+        problem = Problem.from_dict(dict(row))
+    except ProblemError as exc:
+        raise _RowFail("segments", str(exc)) from None
+    except (TypeError, KeyError) as exc:
+        raise _RowFail("segments", f"wrong type: {exc}") from None
+    return problem, None
+
+
+def _spec(preset: str | None, fields: Mapping[str, Any] | None, answer_type: str | None,
+          answer_format: str | None, task: str | None) -> _Spec | None:
+    if preset is not None and preset not in PRESETS:
+        raise unknown_name("problem preset", preset, PRESETS)
+    if preset in (None, "restplus") and not fields:
+        given = {"answer_type": answer_type, "answer_format": answer_format, "task": task}
+        extra = [k for k, v in given.items() if v is not None]
+        if extra:
+            raise ProblemError(f"{', '.join(extra)} given without preset= or fields=: rows in restplus "
+                               "format carry their own answer_type and task. Pass preset= or fields= "
+                               "to map another format.")
+        return None  # our own format
+    if preset == "restplus":
+        raise ProblemError("preset='restplus' reads Problem.to_dict() rows and takes no fields=; "
+                           "drop preset= to map your own columns.")
+    p = PRESETS[preset] if preset else Preset("custom", ())
+    merged = {**dict(p.fields), **dict(fields or {})}
+    if isinstance(merged.get("meta"), str):
+        merged["meta"] = (merged["meta"],)  # one column, not its characters
+    for key in merged:
+        if key not in LOGICAL_FIELDS:
+            raise ProblemError(f"unknown logical field {key!r} in fields=.{did_you_mean(key, LOGICAL_FIELDS)}"
+                               f" Logical fields: {', '.join(LOGICAL_FIELDS)}.")
+    for key in ("question", "answer"):
+        if key not in merged:
+            raise ProblemError(f"fields= must map {key!r} to a column, e.g. fields={{{key!r}: 'col'}}.")
+    fmt = answer_format or p.answer_format
+    if fmt not in ANSWER_FORMATS:
+        raise unknown_name("answer format", fmt, ANSWER_FORMATS)
+    atype = answer_type or p.answer_type or ("choice" if "choices" in merged else "exact")
+    if atype not in ANSWER_TYPES:
+        raise unknown_name("answer type", atype, ANSWER_TYPES)
+    if ("choices" in merged) != (atype == "choice"):
+        raise ProblemError(f"answer_type={atype!r} does not fit the mapping: multiple choice needs a "
+                           "'choices' field and a 'choices' field needs answer_type='choice'.")
+    return _Spec(merged, fmt, atype, task or p.name)
+
+
+def load_problems(source: Any, *, preset: str | None = None, fields: Mapping[str, Any] | None = None,
+                  format: str | None = None, answer_type: str | None = None,
+                  answer_format: str | None = None, task: str | None = None,
+                  max_chars: int | None = MAX_CHARS, drop_latex: bool = True,
+                  on_error: str = "raise", name: str | None = None) -> ProblemSet:
+    """Load problems from a file path or an iterable of rows (e.g. a HF ``datasets`` split).
+
+    ``max_chars=None`` keeps items of any length; ``drop_latex=False`` keeps LaTeX items.
+    ``on_error``: ``"raise"`` (ProblemError at the first bad row) or ``"skip"``.
+    """
+    if on_error not in ("raise", "skip"):
+        raise ProblemError(f"on_error={on_error!r} is not 'raise' or 'skip'."
+                           f"{did_you_mean(on_error, ('raise', 'skip'))}")
+    spec = _spec(preset, fields, answer_type, answer_format, task)
+    rows = open_rows(source, format, name)
+    short = Path(rows.name).name if isinstance(source, (str, os.PathLike)) else rows.name
+    problems: list[Problem] = []
+    errors: list[RowError] = []
+    dropped: Counter[str] = Counter()
+    first_line: dict[tuple[str, str], int] = {}
+    n_rows = 0
+    for raw in rows.rows:
+        n_rows += 1
+        try:
+            if raw.data is None:
+                raise _RowFail("(row)", raw.error)
+            src = f"{short}:{raw.line}"
+            problem, sid = _convert(raw.data, spec, src) if spec else _convert_own(raw.data, src)
+            if sid is not None and ("id", sid) in first_line:
+                raise _RowFail("id", f"duplicate id {sid!r}: already on {rows.unit} "
+                                     f"{first_line[('id', sid)]}")
+            if ("problem_id", problem.problem_id) in first_line:
+                # Same content (or, in restplus format, the same explicit problem_id) twice.
+                raise _RowFail("problem_id" if spec is None else "question",
+                               f"duplicate problem {problem.problem_id!r}: same as {rows.unit} "
+                               f"{first_line[('problem_id', problem.problem_id)]}")
+            if sid is not None:
+                first_line[("id", sid)] = raw.line
+            first_line[("problem_id", problem.problem_id)] = raw.line
+        except (_RowFail, ProblemError) as exc:
+            err = RowError(rows.name, raw.line, getattr(exc, "field", "(row)"),
+                           getattr(exc, "message", str(exc)), rows.unit)
+            if on_error == "raise":
+                raise ProblemError(f"{err}. Fix the row, or pass on_error='skip' to load the valid rows "
+                                   "and list the bad ones in report.errors.") from None
+            errors.append(err)
+            dropped["invalid"] += 1
+            continue
+        text = problem.full_text
+        if max_chars is not None and len(text) > max_chars:
+            dropped["too_long"] += 1
+        elif drop_latex and latex_match(text):
+            dropped["latex"] += 1
+        else:
+            problems.append(problem)
+    report = LoadReport(source=rows.name, n_rows=n_rows, n_loaded=len(problems),
+                        dropped=tuple(sorted(dropped.items())), errors=tuple(errors),
+                        settings=(("drop_latex", drop_latex), ("max_chars", max_chars)))
+    return ProblemSet(tuple(problems), report)
+
+
+def save_problems(problems: Any, path: str | Path) -> Path:
+    """Write problems as restplus JSONL (one ``Problem.to_dict()`` per line); loads back with
+    ``load_problems(path)``. Parent folders are created."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    items = list(problems)
+    for i, p in enumerate(items):
+        if not isinstance(p, Problem):
+            raise ProblemError(f"save_problems: item {i} is a {type(p).__name__}, not a Problem.")
+    with open(out, "w", encoding="utf-8") as fh:
+        for p in items:
+            fh.write(json.dumps(p.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+    return out

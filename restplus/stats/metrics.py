@@ -1,0 +1,295 @@
+"""Consistency metrics of the REST paper (RER, CFR, MMC, per-modality accuracy, agreement, kappa).
+
+Definitions (per unit = problem x visual condition, the text row paired with every condition):
+
+- ``acc_<m>``: share of units whose ``m`` answer is correct.
+- ``rer``: render-equivalence rate, share of units whose answers are identical in every modality,
+  right or wrong. Extracted answer strings are compared; an unparsed answer (null) equals nothing.
+- ``mmc``: max modal coverage, share of units solved in at least one modality.
+- ``all_correct``: share of units solved in every modality.
+- ``cfr``: cross-modality failure rate, among units solved in >= 1 modality the share not solved in
+  all (units wrong everywhere are excluded). Identity: cfr = (mmc - all_correct) / mmc.
+- ``agree_<a>_<b>``: share of units whose ``a`` and ``b`` answers are identical (non-null).
+- ``kappa_<a>_<b>``: Cohen's kappa between the correctness of ``a`` and ``b``.
+- ``fleiss_kappa``: Fleiss' kappa of correctness across all compared modalities (>= 3 only).
+- ``gate_pass``: share of units passing the OCR gate (ungated rows only).
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
+
+from restplus.errors import AnalysisError, unknown_name
+
+from ._common import ensure_single_model, natural_key, natural_sorted, prepare, warn
+from .bootstrap import cluster_sums, kappa_from_sums, percentile_ci, ratio, replicate_sums
+from .units import build_units, present_modalities
+
+Scope = Literal["overall", "factor", "cell"]
+SCOPES = ("overall", "factor", "cell")
+GATED_CHOICES = ("both", "gated", "ungated")
+METRIC_COLUMNS = ("scope", "factor", "level", "metric", "value", "ci_low", "ci_high", "n_units",
+                  "n_problems", "gated", "note")
+
+
+def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = (),
+                modalities: Sequence[str] | None = None, scopes: Sequence[str] = SCOPES,
+                gated: Literal["both", "gated", "ungated"] = "both", n_boot: int = 1000, seed: int = 0,
+                ci: float = 0.95) -> pl.DataFrame:
+    """Consistency metrics overall, per factor level and per cell, with cluster-bootstrap CIs.
+
+    Parameters
+    ----------
+    table : the long per-sample table (polars/pandas/pyarrow), see :mod:`restplus.schema`. Reads
+        ``problem_id``, ``modality``, ``answer``, ``correct``, ``gate_passed`` (optional), the factor
+        columns and the ``by`` columns. ``prompt_type == "ocr"`` rows are ignored.
+    factors : visual factor columns; a condition is the tuple of their levels. ``[]`` for a plain
+        REST table (one image per problem and modality).
+    by : columns that split the table into independent analyses (e.g. ``["model"]``).
+    modalities : modalities compared (default: all present, in text/image/mixed order). At least two.
+    scopes : any of ``"overall"``, ``"factor"`` (each level of each factor), ``"cell"`` (each condition).
+    gated : ``"both"`` (default), ``"gated"`` (gate-passed units only, as in the paper) or ``"ungated"``.
+    n_boot : bootstrap replicates (0 disables CIs). seed : seed of ``np.random.default_rng``.
+    ci : interval coverage.
+
+    Returns
+    -------
+    polars.DataFrame, one row per (by..., scope, factor, level, metric, gated):
+
+    - the ``by`` columns;
+    - ``scope``: ``overall`` | ``factor`` | ``cell``;
+    - ``factor``: factor name (scope factor), the factors joined by ``:`` (cell), null (overall);
+    - ``level``: the level (factor), levels joined by ``:`` (cell), null (overall);
+    - ``metric``: see the module docstring;
+    - ``value``: point estimate (a share in [0, 1]; kappa in [-1, 1]);
+    - ``ci_low``, ``ci_high``: percentile interval from a cluster bootstrap over ``problem_id``
+      (problems resampled with replacement, the same resamples for every row of one ``by`` group);
+    - ``n_units``: units in the metric's denominator (for ``cfr``: units solved in >= 1 modality);
+    - ``n_problems``: problems contributing to that denominator;
+    - ``gated``: whether only gate-passed units were used;
+    - ``note``: null, or why a value or interval is missing (e.g. a single problem, kappa undefined).
+    """
+    if n_boot < 0:
+        raise AnalysisError(f"n_boot must be >= 0 (0 disables the bootstrap), got {n_boot}.")
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad:
+        raise unknown_name("scope", bad[0], SCOPES)
+    if gated not in GATED_CHOICES:
+        raise unknown_name("gated choice", gated, GATED_CHOICES)
+    by = [str(b) for b in by]
+    df = prepare(table, factors, what="consistency", need_answer=True, extra=["model", *by])
+    ensure_single_model(df, by, "consistency")
+    factors = list(factors)
+    mods = present_modalities(df, modalities)
+    if len(mods) < 2:
+        raise AnalysisError(f"consistency compares modalities, but only {mods} are present; RER, CFR and "
+                            f"MMC need at least two of text/image/mixed.")
+    sink: list[str] = []
+    units = build_units(df, factors, by=by, modalities=mods, sink=sink)
+    has_gate = units.get_column("gate_ok").null_count() < units.height
+    passes = {"both": (False, True), "gated": (True,), "ungated": (False,)}[gated]
+    if not has_gate and True in passes:
+        if gated == "gated":
+            raise AnalysisError("gated='gated' needs a gate_passed column; the table has none. "
+                                "Use gated='ungated'.")
+        warn("the table has no gate_passed column: only ungated metrics are reported.", sink)
+        passes = (False,)
+    parts: list[pl.DataFrame] = []
+    groups = units.partition_by(by, maintain_order=True, as_dict=True) if by else {(): units}
+    for key, u in groups.items():
+        for gated_flag in passes:
+            uu = u.filter(pl.col("gate_ok")) if gated_flag else u
+            if uu.height == 0:
+                warn(f"no unit passes the gate{_key_text(by, key)}: gated metrics are empty.", sink)
+                continue
+            frame = _metrics_for(uu, factors, mods, scopes, gated_flag, has_gate, n_boot, seed, ci)
+            for b, v in zip(by, key):
+                frame = frame.with_columns(pl.lit(v).alias(b))
+            parts.append(frame)
+    if not parts:
+        raise AnalysisError("no unit is left to compute consistency metrics on (all failed the gate?).")
+    out = pl.concat(parts, how="vertical_relaxed")
+    return out.select([*by, *METRIC_COLUMNS])
+
+
+def _key_text(by: Sequence[str], key: tuple[Any, ...]) -> str:
+    return "" if not by else " for " + ", ".join(f"{b}={v!r}" for b, v in zip(by, key))
+
+
+def _stats_layout(mods: list[str]) -> tuple[list[str], list[tuple[str, str, tuple[str, ...]]]]:
+    """Names of per-unit statistics and the metrics built from them: (metric, kind, stat names)."""
+    pairs = list(itertools.combinations(mods, 2))
+    stats = ["n", *[f"c_{m}" for m in mods], "eq", "any", "all", "any_not_all", "gate",
+             "ncorr", "ncorr2"]
+    metrics: list[tuple[str, str, tuple[str, ...]]] = [(f"acc_{m}", "ratio", (f"c_{m}", "n")) for m in mods]
+    metrics += [("rer", "ratio", ("eq", "n")), ("cfr", "ratio", ("any_not_all", "any")),
+                ("mmc", "ratio", ("any", "n")), ("all_correct", "ratio", ("all", "n"))]
+    for a, b in pairs:
+        stats += [f"agree_{a}_{b}", f"n11_{a}_{b}", f"n10_{a}_{b}", f"n01_{a}_{b}"]
+        metrics.append((f"agree_{a}_{b}", "ratio", (f"agree_{a}_{b}", "n")))
+        metrics.append((f"kappa_{a}_{b}", "kappa", ("n", f"n11_{a}_{b}", f"n10_{a}_{b}", f"n01_{a}_{b}")))
+    if len(mods) >= 3:
+        metrics.append(("fleiss_kappa", "fleiss", ("n", "ncorr", "ncorr2")))
+    return stats, metrics
+
+
+def _unit_stats(u: pl.DataFrame, mods: list[str], names: list[str]) -> np.ndarray:
+    c = {m: pl.col(f"correct_{m}") for m in mods}
+    a = {m: pl.col(f"answer_{m}") for m in mods}
+    first = a[mods[0]]
+    eq = pl.all_horizontal([a[m].is_not_null() for m in mods] + [a[m] == first for m in mods[1:]])
+    any_c = pl.any_horizontal(list(c.values()))
+    all_c = pl.all_horizontal(list(c.values()))
+    ncorr = pl.sum_horizontal([c[m].cast(pl.Int32) for m in mods])
+    exprs: dict[str, pl.Expr] = {"n": pl.lit(1), "eq": eq, "any": any_c, "all": all_c,
+                                 "any_not_all": any_c & ~all_c, "gate": pl.col("gate_ok").fill_null(True),
+                                 "ncorr": ncorr, "ncorr2": ncorr * ncorr}
+    for m in mods:
+        exprs[f"c_{m}"] = c[m]
+    for x, y in itertools.combinations(mods, 2):
+        exprs[f"agree_{x}_{y}"] = (a[x] == a[y]).fill_null(False)
+        exprs[f"n11_{x}_{y}"] = c[x] & c[y]
+        exprs[f"n10_{x}_{y}"] = c[x] & ~c[y]
+        exprs[f"n01_{x}_{y}"] = ~c[x] & c[y]
+    return u.select([exprs[n].cast(pl.Float64).alias(n) for n in names]).to_numpy()
+
+
+def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | None
+                 ) -> tuple[np.ndarray, list[tuple[str | None, str | None]]]:
+    """Group code per unit and the (factor, level) label of each group."""
+    if scope == "overall":
+        return np.zeros(u.height, dtype=np.int64), [(None, None)]
+    if scope == "factor":
+        assert factor is not None
+        levels = natural_sorted(u.get_column(factor).unique().to_list())
+        codes = u.get_column(factor).replace_strict({lv: i for i, lv in enumerate(levels)},
+                                                    return_dtype=pl.Int64).to_numpy()
+        return codes, [(factor, lv) for lv in levels]
+    rows = sorted(u.select(factors).unique().iter_rows(), key=lambda r: tuple(natural_key(v) for v in r))
+    cells = pl.DataFrame(rows, schema={f: pl.Utf8 for f in factors}, orient="row").with_row_index("_cell")
+    codes = u.join(cells, on=factors, how="left", maintain_order="left").get_column("_cell").to_numpy()
+    name = ":".join(factors)
+    labels = [(name, ":".join(str(v) for v in row)) for row in cells.select(factors).iter_rows()]
+    return codes.astype(np.int64), labels
+
+
+def _metrics_for(u: pl.DataFrame, factors: list[str], mods: list[str], scopes: Sequence[str], gated: bool,
+                 has_gate: bool, n_boot: int, seed: int, ci: float) -> pl.DataFrame:
+    names, metrics = _stats_layout(mods)
+    if not gated and has_gate:
+        metrics = [*metrics, ("gate_pass", "ratio", ("gate", "n"))]
+    idx = {n: i for i, n in enumerate(names)}
+    stats = _unit_stats(u, mods, names)
+    pcode = (u.get_column("problem_id").rank("dense") - 1).to_numpy().astype(np.int64)
+    n_prob = int(pcode.max()) + 1
+    plan: list[tuple[str, str | None]] = []
+    if "overall" in scopes:
+        plan.append(("overall", None))
+    if "factor" in scopes:
+        plan += [("factor", f) for f in factors]
+    if "cell" in scopes and factors:
+        plan.append(("cell", None))
+    rows: list[dict[str, Any]] = []
+    for scope, factor in plan:
+        codes, labels = _scope_codes(u, factors, scope, factor)
+        cs = cluster_sums(codes, pcode, stats, len(labels), n_prob)
+        tot = cs.totals()  # (G, K)
+        present = cs.sums > 0  # (P, G, K): which problems contribute to each sum
+        reps = replicate_sums(cs, n_boot, seed) if n_boot else None
+        for metric, kind, args in metrics:
+            cols = [idx[a] for a in args]
+            point = _metric_values(kind, tot[None, :, cols], len(mods))[0]
+            if kind == "kappa":
+                point = _statsmodels_kappa(tot[:, cols])
+            elif kind == "fleiss":
+                point = _statsmodels_fleiss(u, mods, codes, len(labels), point)
+            den_col = cols[1] if kind == "ratio" else cols[0]
+            n_units = tot[:, den_col]
+            n_problems = present[:, :, den_col].sum(axis=0)
+            if reps is not None:
+                lo, hi, share_nan = percentile_ci(_metric_values(kind, reps[:, :, cols], len(mods)), ci)
+            else:
+                lo = hi = np.full(len(labels), np.nan)
+                share_nan = np.zeros(len(labels))
+            for g, (fac, lev) in enumerate(labels):
+                note = _note(kind, point[g], n_units[g], n_problems[g], share_nan[g], n_boot)
+                ok_ci = n_problems[g] > 1 and np.isfinite(point[g])
+                rows.append({"scope": scope, "factor": fac, "level": lev, "metric": metric,
+                             "value": float(point[g]), "ci_low": float(lo[g]) if ok_ci else None,
+                             "ci_high": float(hi[g]) if ok_ci else None, "n_units": int(n_units[g]),
+                             "n_problems": int(n_problems[g]), "gated": gated, "note": note})
+    frame = pl.DataFrame(rows, schema={"scope": pl.Utf8, "factor": pl.Utf8, "level": pl.Utf8,
+                                       "metric": pl.Utf8, "value": pl.Float64, "ci_low": pl.Float64,
+                                       "ci_high": pl.Float64, "n_units": pl.Int64, "n_problems": pl.Int64,
+                                       "gated": pl.Boolean, "note": pl.Utf8})
+    return frame.with_columns(pl.col("value").fill_nan(None), pl.col("ci_low").fill_nan(None),
+                              pl.col("ci_high").fill_nan(None))
+
+
+def _metric_values(kind: str, s: np.ndarray, n_mods: int) -> np.ndarray:
+    """Metric from sums; ``s`` is (R, G, len(args)) for R replicates (or 1 for the point)."""
+    if kind == "ratio":
+        return ratio(s[..., 0], s[..., 1])
+    if kind == "kappa":
+        return kappa_from_sums(s[..., 0], s[..., 1], s[..., 2], s[..., 3])
+    # Fleiss' kappa from sums of k (correct count) and k^2 over units; M raters per unit
+    return _fleiss_from_sums(s[..., 0], s[..., 1], s[..., 2], n_mods)
+
+
+def _fleiss_from_sums(n: np.ndarray, k: np.ndarray, k2: np.ndarray, m: int) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # per unit: sum_j n_ij^2 = k^2 + (m - k)^2 = m^2 - 2mk + 2k^2
+        sq = m * m * n - 2 * m * k + 2 * k2
+        p_bar = (sq - m * n) / (m * (m - 1) * n)
+        p1 = k / (m * n)
+        pe = p1 ** 2 + (1 - p1) ** 2
+        out = (p_bar - pe) / (1 - pe)
+    return np.where((n > 0) & (np.abs(1 - pe) > 1e-12), out, np.nan)
+
+
+def _statsmodels_kappa(tot: np.ndarray) -> np.ndarray:
+    out = np.full(tot.shape[0], np.nan)
+    for g, (n, n11, n10, n01) in enumerate(tot):
+        tab = np.array([[n11, n10], [n01, n - n11 - n10 - n01]])
+        p1, p2 = (n11 + n10) / n if n else 0, (n11 + n01) / n if n else 0
+        if n == 0 or (p1 in (0.0, 1.0) and p2 == p1):
+            continue  # undefined: both raters constant in the same category (pe == 1)
+        out[g] = cohens_kappa(tab, return_results=False)
+    return out
+
+
+def _statsmodels_fleiss(u: pl.DataFrame, mods: list[str], codes: np.ndarray, n_groups: int,
+                        vectorised: np.ndarray) -> np.ndarray:
+    k = u.select(pl.sum_horizontal([pl.col(f"correct_{m}").cast(pl.Int32) for m in mods])).to_series().to_numpy()
+    m = len(mods)
+    out = np.full(n_groups, np.nan)
+    for g in range(n_groups):
+        kk = k[codes == g]
+        if kk.size == 0 or not np.isfinite(vectorised[g]):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[g] = fleiss_kappa(np.column_stack([kk, m - kk]), method="fleiss")
+    return out
+
+
+def _note(kind: str, value: float, n_units: float, n_problems: int, share_nan: float, n_boot: int) -> str | None:
+    if n_units == 0:
+        return "no units in the denominator"
+    if not np.isfinite(value):
+        return ("kappa undefined: correctness is constant in both modalities" if kind in ("kappa", "fleiss")
+                else "undefined")
+    if n_problems <= 1:
+        return "single problem: no cluster-bootstrap interval"
+    if n_boot == 0:
+        return "n_boot=0: no interval"
+    if share_nan > 0.05:
+        return f"{share_nan:.0%} of bootstrap replicates undefined; interval from the rest"
+    return None

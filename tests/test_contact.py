@@ -1,0 +1,79 @@
+"""Contact sheets: one problem across all cells, thumbnails keep low-DPI coarseness."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from restplus import factors as F
+from restplus.contact import _section, _thumb, contact_sheet
+from restplus.errors import ProblemError, UnknownNameError
+from restplus.grid import Grid
+from restplus.problems.base import Problem, Segment
+from restplus.variants import variants
+
+PROBLEM = Problem(segments=(Segment("context", "3A + 2B = 7 and A - B = -1."), Segment("question", "Find A and B.")),
+                  answer="A=1, B=2", answer_type="soe", task="soe")
+
+
+def make_grid(**kw) -> Grid:
+    return Grid(F.dpi([50, 100], reference=100), F.text_color(["black", "red"]),
+                F.modality(["text", "image", "mixed"], reference="text"), **kw)
+
+
+def colours(im: Image.Image) -> set[tuple[int, ...]]:
+    return {tuple(c) for c in np.asarray(im.convert("RGB")).reshape(-1, 3)}
+
+
+def test_sheet_is_written_and_shows_every_cell(tmp_path):
+    vs = variants(PROBLEM, make_grid())
+    sheet = contact_sheet(vs, tmp_path / "sheet.png")
+    on_disk = Image.open(tmp_path / "sheet.png")
+    assert on_disk.size == sheet.size and on_disk.format == "PNG"
+    # the red cells are in the sheet, and the tallest render is shown at full height
+    arr = np.asarray(sheet).astype(int)
+    assert ((arr[..., 0] > 200) & (arr[..., 1] < 60) & (arr[..., 2] < 60)).sum() > 100
+    tallest = max(im.height for v in vs for im in v.images)
+    assert sheet.height > 2 * 2 * tallest  # image and mixed sections, two rows each
+
+
+def test_upscaled_thumbnails_stay_blocky():
+    low = next(v for v in variants(PROBLEM, make_grid()) if v.modality == "image" and v.cell["dpi"] == 50)
+    src = Image.open(io.BytesIO(low.images[0].png)).convert("RGB")
+    big = _thumb(low.images[0].png, src.height * 4)
+    assert big.size == (src.width * 4, src.height * 4)
+    # nearest neighbour: every source pixel becomes a uniform 4x4 block, no new (interpolated) colours
+    assert colours(big) <= colours(src)
+    assert np.array_equal(np.asarray(big)[::4, ::4], np.asarray(src))
+    small = _thumb(low.images[0].png, src.height // 2)
+    assert small.height == src.height // 2
+
+
+def test_grouping_by_factor():
+    vs = [v for v in variants(PROBLEM, make_grid()) if v.modality == "image"]
+    varying, cols, rows, info = _section(vs, None)
+    assert varying == ["dpi", "text_color"] and cols == ["black", "red"] and rows == [(50,), (100,)]
+    varying, cols, rows, info = _section(vs, "dpi")
+    assert cols == [50, 100] and rows == [("black",), ("red",)]
+    assert info["where"][(("red",), 50)].cell["text_color"] == "red"
+
+
+def test_fractional_design_leaves_an_empty_tile():
+    grid = make_grid(exclude=[{"dpi": 50, "text_color": "red"}])
+    vs = [v for v in variants(PROBLEM, grid) if v.modality == "image"]
+    _, cols, rows, info = _section(vs, None)
+    assert len(vs) == 3 and ((50,), "red") not in info["where"] and len(rows) * len(cols) == 4
+    assert contact_sheet(variants(PROBLEM, grid)).width > 0
+
+
+def test_bad_inputs():
+    other = Problem(segments=(Segment("question", "What is 2 + 2?"),), answer="4", answer_type="number")
+    with pytest.raises(ProblemError, match="one problem"):
+        contact_sheet(variants(PROBLEM, make_grid())[:2] + variants(other, make_grid())[:1])
+    with pytest.raises(ProblemError, match="no variants"):
+        contact_sheet([])
+    with pytest.raises(UnknownNameError, match="Did you mean: dpi"):
+        contact_sheet(variants(PROBLEM, make_grid()), columns="dpj")

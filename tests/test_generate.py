@@ -1,0 +1,217 @@
+"""generate(): run folder layout, resume, refusal of mismatches, agreement with on-demand access."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import restplus.render as render
+from restplus import factors as F
+from restplus.errors import CacheMismatchError, ProblemError, SpecError
+from restplus.generate import generate
+from restplus.grid import Grid
+from restplus.hashing import file_sha256
+from restplus.problems.base import Problem, Segment
+from restplus.runfolder import load_run
+from restplus.spec import load_grid
+from restplus.variants import VariantSet
+
+
+def make_grid(**kw) -> Grid:
+    return Grid(F.dpi([50, 100], reference=100), F.text_color(["black", "red"]),
+                F.modality(["text", "image", "mixed"], reference="text"), **kw)
+
+
+def make_problems() -> list[Problem]:
+    soe = [Problem(segments=(Segment("context", f"{i}A + 2B = {7 + i} and A - B = {i - 1}."),
+                             Segment("question", "Find A and B.")), answer=f"A={i}, B=1", answer_type="soe",
+                   task="soe") for i in range(1, 4)]
+    mcq = Problem(segments=(Segment("question", "Which colour is a clear sky?"),
+                            Segment("choices", "A. red\nB. blue\nC. green\nD. grey")),
+                  answer="B", answer_type="choice", task="mcq", choices=("red", "blue", "green", "grey"))
+    return soe + [mcq]
+
+
+REAL_REALIZE = render.realize
+
+
+class SimulatedCrash(Exception):
+    pass
+
+
+class CountingRealize:
+    """Wraps the real realize() to count calls, optionally failing after ``fail_after`` calls."""
+
+    def __init__(self, fail_after: int | None = None):
+        self.calls, self.fail_after = 0, fail_after
+
+    def __call__(self, *a, **kw):
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise SimulatedCrash(f"simulated crash after {self.calls} renders")
+        self.calls += 1
+        return REAL_REALIZE(*a, **kw)
+
+
+@pytest.fixture(scope="module")
+def run1(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen") / "run"
+    return generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
+
+
+def folder_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_generate_writes_the_documented_folder(run1):
+    root = run1.path
+    for name in ("manifest.json", "grid.yaml", "problems.jsonl", "variants.parquet"):
+        assert (root / name).is_file(), name
+    assert not (root / "parts").exists()  # merged and removed
+    m = json.loads((root / "manifest.json").read_text())
+    grid, problems = make_grid(), make_problems()
+    assert m["status"] == "complete" and m["seed"] == 7 and m["spec_hash"] == grid.spec_hash
+    assert m["counts"]["variants"] == len(problems) * grid.n_cells == 36
+    assert m["counts"]["by_modality"] == {"text": 4, "image": 16, "mixed": 16}
+    assert m["fonts"]["DejaVu Sans"] == render.resolve_font("DejaVu Sans").sha256
+    assert {"pillow", "freetype2", "raqm", "harfbuzz"} <= set(m["render_env"]) and m["python"]
+    assert load_grid(root / "grid.yaml").spec_hash == grid.spec_hash
+    assert [p.problem_id for p in run1.problems] == [p.problem_id for p in problems]
+
+    t = run1.table()
+    assert t.height == 36 and t["variant_id"].n_unique() == 36
+    assert {"dpi", "text_color", "seed", "image_sha256", "pixel_sha256", "rendered_text", "contrast_ratio",
+            "x_height_px", "image_width_px", "image_height_px", "image_dpi", "provenance"} <= set(t.columns)
+    text = t.filter(pl.col("modality") == "text")
+    assert text["dpi"].null_count() == 4 and text["n_images"].sum() == 0 and text["rendered_text"].null_count() == 4
+    img = t.filter(pl.col("modality") != "text")
+    assert set(img["dpi"].unique()) == {"50", "100"} and (img["n_images"] == 1).all()
+    assert img.filter(pl.col("dpi") == "50")["image_dpi"].unique().to_list() == [50]
+    # every image is on disk at the documented path with the recorded hash
+    for paths, shas in zip(img["image_paths"].to_list(), img["image_sha256"].to_list()):
+        assert paths[0].startswith("images/") and file_sha256(root / paths[0]) == shas[0]
+    # problem-major order, cells in grid order
+    cells = [c.cell_id for c in grid.cells()]
+    assert t["cell_id"].to_list() == cells * 4
+    assert t["problem_id"].to_list() == [p.problem_id for p in problems for _ in cells]
+
+
+def test_rerun_renders_nothing(run1, monkeypatch):
+    counter = CountingRealize()
+    monkeypatch.setattr(render, "realize", counter)
+    before = folder_bytes(run1.path)
+    again = generate(make_problems(), make_grid(), seed=7, out=run1.path, progress=False, chunk_size=5)
+    assert counter.calls == 0 and again.stats == {"rendered": 0, "skipped": 36}
+    assert folder_bytes(run1.path) == before
+
+
+def test_crash_then_resume_renders_only_the_rest(run1, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(render, "realize", CountingRealize(fail_after=12))
+    with pytest.raises(SimulatedCrash):
+        generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
+    assert len(list((out / "parts").glob("chunk-*.parquet"))) == 2  # chunks 0 and 1 finished
+    counter = CountingRealize()
+    monkeypatch.setattr(render, "realize", counter)
+    res = generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
+    assert counter.calls == 36 - 10 and res.stats == {"rendered": 26, "skipped": 10}
+    assert folder_bytes(out) == folder_bytes(run1.path)  # identical to an uninterrupted run
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"seed": 8}, "seed"),
+    ({"grid": make_grid(name="other")}, "spec_hash"),
+    ({"problems": make_problems()[:3]}, "problems_digest"),
+    ({"chunk_size": 6}, "chunk_size"),
+])
+def test_folder_made_from_other_inputs_is_refused_with_both_values(run1, change, field):
+    kw = {"problems": make_problems(), "grid": make_grid(), "seed": 7, "chunk_size": 5, **change}
+    with pytest.raises(CacheMismatchError) as ei:
+        generate(kw["problems"], kw["grid"], seed=kw["seed"], out=run1.path, progress=False,
+                 chunk_size=kw["chunk_size"])
+    msg = str(ei.value)
+    old = run1.manifest[field]
+    new = {"seed": 8, "chunk_size": 6, "spec_hash": make_grid(name="other").spec_hash}.get(field)
+    assert field in msg and str(old) in msg
+    if new is not None:
+        assert str(new) in msg
+
+
+def test_tampered_image_in_complete_folder_is_refused(tmp_path):
+    out = tmp_path / "run"
+    run = generate(make_problems()[:1], make_grid(), out=out, progress=False)
+    rel = run.table().filter(pl.col("modality") == "image")["image_paths"][0][0]
+    recorded = file_sha256(out / rel)
+    (out / rel).write_bytes(b"not the render")
+    with pytest.raises(CacheMismatchError) as ei:
+        generate(make_problems()[:1], make_grid(), out=out, progress=False)
+    assert recorded in str(ei.value) and file_sha256(out / rel) in str(ei.value)
+
+
+def test_leftover_image_that_differs_from_the_new_render_is_refused(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(render, "realize", CountingRealize(fail_after=5))
+    with pytest.raises(SimulatedCrash):  # chunk 0 (5 variants) done, chunk 1 not started
+        generate(make_problems(), make_grid(), out=out, progress=False, chunk_size=5)
+    monkeypatch.undo()
+    vs = VariantSet(make_problems(), make_grid())
+    target = vs[5]  # first variant of chunk 1; an image variant of problem 0
+    rel = f"images/{target.problem_id}/{target.cell.cell_id}.png"
+    other = vs[6].images[0].png
+    (out / rel).write_bytes(other)
+    with pytest.raises(CacheMismatchError) as ei:
+        generate(make_problems(), make_grid(), out=out, progress=False, chunk_size=5)
+    assert target.images[0].sha256 in str(ei.value) and vs[6].images[0].sha256 in str(ei.value)
+
+
+def test_variantset_bytes_equal_generated_files(run1):
+    vs = VariantSet(make_problems(), make_grid(), seed=7)
+    rows = run1.table().to_dicts()
+    assert len(vs) == len(rows)
+    for i, row in enumerate(rows):
+        v = vs[i]
+        assert v.variant_id == row["variant_id"] and v.cell.cell_id == row["cell_id"]
+        assert [(run1.path / p).read_bytes() for p in row["image_paths"]] == [im.png for im in v.images]
+
+
+def test_load_run_rebuilds_full_variants(run1):
+    vs = VariantSet(make_problems(), make_grid(), seed=7)
+    loaded = list(load_run(run1.path).variants())
+    assert len(loaded) == len(vs)
+    for a, b in zip(loaded, vs):
+        assert (a.variant_id, a.cell, a.seed, a.parts, a.answer, a.answer_type) == \
+            (b.variant_id, b.cell, b.seed, b.parts, b.answer, b.answer_type)
+        for x, y in zip(a.images, b.images):
+            assert (x.png, x.sha256, x.pixel_sha256, x.width, x.height, x.dpi, x.rendered_text, x.roles) == \
+                (y.png, y.sha256, y.pixel_sha256, y.width, y.height, y.dpi, y.rendered_text, y.roles)
+            assert dict(x.covariates) == dict(y.covariates)
+            assert json.dumps(dict(x.provenance), sort_keys=True) == json.dumps(dict(y.provenance), sort_keys=True)
+
+
+@pytest.mark.slow
+def test_two_workers_give_byte_identical_output(run1, tmp_path):
+    res = generate(make_problems(), make_grid(), seed=7, out=tmp_path / "w2", workers=2, progress=False,
+                   chunk_size=5)
+    assert res.stats == {"rendered": 36, "skipped": 0}
+    assert folder_bytes(tmp_path / "w2") == folder_bytes(run1.path)
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path):
+    p = make_problems()
+    with pytest.raises(ProblemError, match="unique"):
+        generate(p + p[:1], make_grid(), out=tmp_path / "a", progress=False)
+    with pytest.raises(SpecError, match="workers"):
+        generate(p, make_grid(), out=tmp_path / "b", workers=0, progress=False)
+    with pytest.raises(ProblemError, match="no problems"):
+        generate([], make_grid(), out=tmp_path / "c", progress=False)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "notes.txt").write_text("x")
+    with pytest.raises(CacheMismatchError, match="not empty"):
+        generate(p, make_grid(), out=tmp_path / "d", progress=False)
+    clash = Grid(F.factor("dpi", [50], name="answer"))
+    with pytest.raises(SpecError, match="collides"):
+        generate(p, clash, out=tmp_path / "e", progress=False)
+    with pytest.raises(CacheMismatchError, match="not a run folder"):
+        load_run(tmp_path / "d")
