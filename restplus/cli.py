@@ -11,6 +11,9 @@ from collections.abc import Callable
 
 from .errors import RestplusError
 
+# Modules that add subcommands (import-time registration keeps each command beside its code).
+EXTENSIONS = ("restplus.cli_data", "restplus.cli_eval", "restplus.cli_gap", "restplus.cli_report")
+
 COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None], str]] = {}
 
 
@@ -61,7 +64,7 @@ def _load_extensions() -> None:
     """Register subcommands defined in other modules (each adds itself to COMMANDS on import)."""
     import importlib
 
-    for mod in ("restplus.cli_data", "restplus.cli_eval"):
+    for mod in EXTENSIONS:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = None
-    for modname in ("restplus.cli", "restplus.cli_data", "restplus.cli_eval"):
+    for modname in ("restplus.cli", *EXTENSIONS):
         mod = sys.modules.get(modname)
         if mod is not None and hasattr(mod, f"run_{args.command.replace('-', '_')}"):
             handler = getattr(mod, f"run_{args.command.replace('-', '_')}")

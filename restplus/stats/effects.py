@@ -220,11 +220,14 @@ def _check_outcome(df: pl.DataFrame, when: str) -> None:
 def _drop_aliased(design: Design, sink: list[str]) -> Design:
     """Leave out columns that are linear combinations of earlier ones (aliased factors)."""
     xtx = design.X.T @ design.X
+    tol = 1e-8 * max(1.0, float(np.abs(xtx).max()))
+    if np.linalg.matrix_rank(xtx, tol=tol) == xtx.shape[0]:
+        return design  # the usual case: one check, no greedy search
     keep: list[int] = []
     for j in range(xtx.shape[0]):
         trial = keep + [j]
         sub = xtx[np.ix_(trial, trial)]
-        if np.linalg.matrix_rank(sub, tol=1e-8 * max(1.0, float(np.abs(sub).max()))) == len(trial):
+        if np.linalg.matrix_rank(sub, tol=tol) == len(trial):
             keep = trial
     if len(keep) == xtx.shape[0]:
         return design
