@@ -49,7 +49,8 @@ class _ServerProcess:
     """The loopback server in its own process (:func:`restplus.testing.server.main`)."""
 
     def __init__(self, latency: float, max_concurrent: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", "from restplus.testing.server import main; main()", "--latency", str(latency),
+        serve = "from restplus.testing.server import main; main()"
+        self.proc = subprocess.Popen([sys.executable, "-c", serve, "--latency", str(latency),
                                       "--max-concurrent", str(max_concurrent), "--max-lifetime", "300"],
                                      cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.base_url = self.proc.stdout.readline().strip()  # type: ignore[union-attr]

@@ -114,4 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module so that extension commands register into the same registry.
+    from restplus.cli import main as _main
+
+    sys.exit(_main())

@@ -27,6 +27,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="problem and render seed")
     p.add_argument("--out", required=True, help="run folder (results.parquet, manifest.json, cache.sqlite)")
     p.add_argument("--workers", type=int, default=4, help="concurrent requests (HTTP/reader) and render workers")
+    p.add_argument("--batch-size", type=int, default=1, help="requests per forward pass for hf:PATH models")
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--threshold", type=float, default=0.0, help="OCR gate: pass when CER <= this (default 0)")
     p.add_argument("--gate-policy", default="exclude", choices=("exclude", "covariate", "ignore"))
@@ -40,7 +41,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 
 def load_model(spec: str, *, base_url: str | None = None, api_key_env: str | None = "OPENAI_API_KEY",
-               workers: int = 4) -> Any:
+               workers: int = 4, batch_size: int = 1) -> Any:
     """An adapter from a CLI model string: ``reader``, ``hf:PATH``, ``openai:MODEL`` or a registered name."""
     from . import models
 
@@ -48,7 +49,7 @@ def load_model(spec: str, *, base_url: str | None = None, api_key_env: str | Non
     if name == "hf":
         if not arg:
             raise SpecError("--model hf:PATH needs the model folder, e.g. --model hf:models/qwen2-vl-2b.")
-        return models.load("hf", path=arg)
+        return models.load("hf", path=arg, batch_size=batch_size)
     if name == "openai":
         if not arg or not base_url:
             raise SpecError("--model openai:MODEL needs a model name and --base-url, e.g. --model openai:qwen2.5-vl "
@@ -90,23 +91,24 @@ def run_run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     src = Path(args.source)
-    limit = args.limit
-    if src.is_file() and src.suffix in SPEC_SUFFIXES:
-        grid = load_grid(src)
-        probs = _problems(args.problems, args.n, args.seed, args.limit)
-        vdir = out / "variants"
-        if not (vdir / "manifest.json").exists():
-            generate(probs, grid, args.seed, vdir, workers=args.workers, progress=not args.no_progress)
-        source: Any = load_run(vdir)
-        limit = None  # already applied to the problems
-    elif src.is_dir():
-        source = load_run(src)
-    else:
+    if not (src.is_dir() or (src.is_file() and src.suffix in SPEC_SUFFIXES)):
         raise SpecError(f"source {str(src)!r} is neither a spec file ({', '.join(SPEC_SUFFIXES)}) nor a variants "
                         "run folder; check the path.")
-    model = load_model(args.model, base_url=args.base_url, api_key_env=args.api_key_env, workers=args.workers)
+    # Models first: a typo in --model fails in a second, not after rendering every variant.
+    model = load_model(args.model, base_url=args.base_url, api_key_env=args.api_key_env, workers=args.workers,
+                       batch_size=args.batch_size)
     ext = load_model(args.external_gate, workers=args.workers) if args.external_gate else None
+    limit = args.limit
     try:
+        if src.is_file():
+            grid = load_grid(src)
+            probs = _problems(args.problems, args.n, args.seed, args.limit)
+            # generate() resumes a finished folder for free and refuses one made from other inputs.
+            source: Any = generate(probs, grid, args.seed, out / "variants", workers=args.workers,
+                                   progress=not args.no_progress)
+            limit = None  # already applied to the problems
+        else:
+            source = load_run(src)
         res = evaluate(source, model, out=out, gate_threshold=args.threshold, gate_policy=args.gate_policy,
                        normalization={"casefold": args.casefold}, prompts={"ocr_first": True} if args.ocr_first else None,
                        progress=not args.no_progress, max_requests=args.max_requests, external_gate=ext,

@@ -172,7 +172,7 @@ def contact_sheet(variants: Sequence[Variant], path: str | os.PathLike[str] | No
 
 
 def _labels(info: dict[str, Any], row: tuple, col: Any) -> list[str]:
-    out = [f"{n}={lv}" for n, lv in zip(info["others"], row)]
+    out = [f"{n}={lv}" for n, lv in zip(info["others"], row, strict=True)]
     if info["col"]:
         out.append(f"{info['col']}={col}")
     return out or ["(one cell)"]

@@ -16,7 +16,8 @@ is k / n_items, so with 5 or fewer items recall@5 is 1 by construction. Per mode
 REST paper does, the maximum of ``cos_mean`` over layers and the layer where it occurs. Across
 models (or one model at several settings) this maximum is correlated with the model's RER (the
 paper reports R² = 0.611 over its models): Pearson and Spearman from scipy, R² of the linear fit,
-the number of models, and an explicit ``caveat`` whenever fewer than 5 models enter the fit.
+the number of models, and an explicit ``caveat`` whenever fewer than 5 models enter the fit
+(fewer than 3 are refused: two points always give r = ±1).
 
 **Tiny random models.** The test models of ``restplus.testing`` are randomly initialised; their
 hidden states encode nothing, so their similarities, retrieval scores and correlations are

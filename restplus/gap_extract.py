@@ -14,10 +14,12 @@ Sources of pairs:
 * a run folder (path or :class:`~restplus.runfolder.RunFolder`) or a list of
   :class:`~restplus.variant.Variant`: each problem's text is paired with its image variant in one cell
   (default: the reference image cell, every visual factor at its reference level).
-  ``text_from="text_variant"`` (default) takes the text-modality variant's text parts minus any part
-  that is also a text part of the image variant (an instruction that stays text in both modalities
-  is not content of the image). ``text_from="rendered"`` takes the exact string drawn in the image
-  (the OCR reference), which matches the pixels exactly and is the right choice for mixed cells.
+  ``text_from="text_variant"`` (default) takes the exact stretch of the text-modality prompt that
+  the image replaces: the image variant's layout (e.g. ``[instruction text, IMAGE]``, or in a mixed
+  cell ``[instruction, IMAGE, question text]``) is aligned against the text variant's text and the
+  text parts both share are dropped, so only the content drawn in the image remains (one text part
+  per image). ``text_from="rendered"`` takes the exact string drawn in the image (the OCR
+  reference, with the renderer's line breaks).
 * a folder of natural images plus a labels file (:func:`pairs_from_images`): image ↔ label text.
 """
 
@@ -27,6 +29,7 @@ import csv
 import itertools
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +72,10 @@ def reference_image_cell(grid: Any) -> str:
                     f"the design); pass cell= one of: {', '.join(c.cell_id for c in images) or '(no image cells)'}.")
 
 
-def _content(pid: str, text: Sequence[str] | None, image_texts: Sequence[str], rendered: str | None,
+Layout = list[tuple[str, str]]  # the image variant's parts in order: ("text", text) or ("image", "")
+
+
+def _content(pid: str, text: Sequence[str] | None, layout: Layout, rendered: str | None,
              text_from: str) -> tuple[str, ...]:
     if text_from == "rendered":
         if not rendered:
@@ -79,12 +85,23 @@ def _content(pid: str, text: Sequence[str] | None, image_texts: Sequence[str], r
     if text is None:
         raise AnalysisError(f"problem {pid!r} has no text-modality variant to pair with its image; add a text "
                             "cell to the grid or use text_from='rendered' (the exact string drawn in the image).")
-    shared = set(image_texts)  # e.g. an instruction kept as text in both modalities: not image content
-    parts = tuple(t for t in text if t not in shared and t.strip())
-    if not parts:
-        raise AnalysisError(f"problem {pid!r}: every text part of the text variant is also text in the image "
-                            "variant, so no content is left to compare; use text_from='rendered'.")
-    return parts
+    kinds = [k for k, _ in layout]
+    if any(a == b == "image" for a, b in zip(kinds, kinds[1:])):
+        raise AnalysisError(f"problem {pid!r}: two adjacent images cannot be told apart in the text; use "
+                            "text_from='rendered'.")
+    # The text variant is the same segments all as text (realize joins blocks with blank lines), so the
+    # image variant's layout with each image as a wildcard must match it exactly; whitespace between
+    # blocks is free, and each wildcard captures what that image shows.
+    pattern = r"\s*".join(re.escape(t) if k == "text" else "(.+?)" for k, t in layout)
+    m = re.fullmatch(r"\s*" + pattern + r"\s*", "\n\n".join(text), flags=re.DOTALL)
+    if m is None or not m.groups() or not all(g.strip() for g in m.groups()):
+        raise AnalysisError(f"problem {pid!r}: the image variant's text parts do not occur in its text variant in "
+                            "order, so the text shown as image cannot be located; use text_from='rendered'.")
+    return tuple(g.strip() for g in m.groups())
+
+
+def _layout_of_row(parts_json: str) -> Layout:
+    return [("text", p["text"]) if p["type"] == "text" else ("image", "") for p in json.loads(parts_json)]
 
 
 def _check_text_from(text_from: str) -> None:
@@ -99,9 +116,13 @@ def pairs_from_run(run: Any, *, cell: str | None = None, text_from: str = "text_
     _check_text_from(text_from)
     rf = run if isinstance(run, RunFolder) else load_run(run)
     cell_id = cell or reference_image_cell(rf.grid)
-    if rf.grid.cell(cell_id).modality == "text":  # unknown id -> SpecError with a suggestion
-        raise SpecError(f"cell {cell_id!r} is the text cell; pass an image (or mixed) cell to pair with the text.")
-    cols = ["problem_id", "cell_id", "modality", "text_parts", "image_paths", "rendered_text"]
+    pixel_cells = {c.cell_id: c for c in rf.grid.cells() if c.modality != "text"}
+    if cell_id not in pixel_cells:
+        listed = ", ".join(f"{c.cell_id} ({c.short()})" for c in list(pixel_cells.values())[:12])
+        raise SpecError(f"cell {cell_id!r} is not an image or mixed cell of {rf.path}."
+                        f"{did_you_mean(cell_id, pixel_cells)} Cells: {listed}"
+                        f"{' ...' if len(pixel_cells) > 12 else ''} (restplus describe <spec> --cells lists them).")
+    cols = ["problem_id", "cell_id", "modality", "text_parts", "parts", "image_paths", "rendered_text"]
     texts: dict[str, list[str]] = {}
     rows: list[dict[str, Any]] = []
     for row in rf.iter_rows(columns=cols):
@@ -112,7 +133,7 @@ def pairs_from_run(run: Any, *, cell: str | None = None, text_from: str = "text_
     if not rows:
         raise AnalysisError(f"run folder {rf.path} has no variants in cell {cell_id!r}.")
     # Validate every pair before any model runs, so a bad item fails fast, not after an hour.
-    contents = [_content(r["problem_id"], texts.get(r["problem_id"]), json.loads(r["text_parts"]),
+    contents = [_content(r["problem_id"], texts.get(r["problem_id"]), _layout_of_row(r["parts"]),
                          r["rendered_text"], text_from) for r in rows]
 
     def gen() -> Iterator[GapPair]:
@@ -147,9 +168,13 @@ def pairs_from_variants(variants: Iterable[Any], *, cell: str | None = None, gri
                                 "cell= one of them or grid= to use the reference cell.")
     if cell not in by_cell:
         raise AnalysisError(f"no variants in cell {cell!r}.{did_you_mean(cell, by_cell)}")
-    return [GapPair(v.problem_id, _content(v.problem_id, texts.get(v.problem_id), v.text_parts,
-                                           "\n\n".join(im.rendered_text for im in v.images), text_from),
-                    tuple(p for p in v.parts if isinstance(p, ImagePart))) for v in by_cell[cell]]
+    out = []
+    for v in by_cell[cell]:
+        layout = [("image", "") if isinstance(p, ImagePart) else ("text", p.text) for p in v.parts]
+        rendered = "\n\n".join(im.rendered_text for im in v.images)
+        out.append(GapPair(v.problem_id, _content(v.problem_id, texts.get(v.problem_id), layout, rendered, text_from),
+                           tuple(p for p in v.parts if isinstance(p, ImagePart))))
+    return out
 
 
 def gap_pairs(source: Any, *, cell: str | None = None, text_from: str = "text_variant") -> Iterable[GapPair]:

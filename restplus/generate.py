@@ -8,8 +8,9 @@ The folder layout and the table columns are documented in :mod:`restplus.runfold
 
 Properties:
 - memory is bounded by (chunk size x in-flight chunks), never by the number of variants;
-- workers are spawned processes that receive only plain data (problem dicts, the grid spec dict,
-  the seed) once, and rebuild grid, problems and fonts once per process;
+- ``workers=n`` renders in the calling process plus ``n - 1`` spawned processes, which receive
+  only plain data (problem dicts, the grid spec dict, the seed) once and rebuild grid, problems
+  and fonts once per process;
 - resumable: finished chunks whose images still hash to their recorded sha256 are skipped, so a
   crashed or repeated run renders only what is missing; an existing image whose sha256 differs
   from the new render is refused (CacheMismatchError with both hashes);
@@ -27,6 +28,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -39,8 +41,22 @@ from .errors import CacheMismatchError, ProblemError, RestplusError, SpecError
 from .grid import Grid, variant_seed
 from .hashing import canonical_json
 from .problems.base import Problem
-from .runfolder import (GRID_FILE, MANIFEST, PARTS_DIR, PROBLEMS_FILE, TABLE_FILE, RunFolder, atomic_write,
-                        check_image, factor_columns, problems_digest, rows_to_table, table_schema, variant_row)
+from .runfolder import (
+    GRID_FILE,
+    MANIFEST,
+    PARTS_DIR,
+    PROBLEMS_FILE,
+    TABLE_FILE,
+    RunFolder,
+    atomic_write,
+    check_image,
+    factor_columns,
+    problems_digest,
+    rows_to_table,
+    table_schema,
+    variant_row,
+)
+
 
 class GenerateError(RestplusError, RuntimeError):
     """Worker processes could not run (e.g. a script without an ``if __name__ == "__main__"`` guard)."""
@@ -116,7 +132,7 @@ class _Job:
             v = render.realize(self.problems[pi], self.grid, self.cells[ci],
                                variant_seed(self.seed, self.problems[pi].problem_id, self.cells[ci]))
             row = variant_row(v, self.grid)
-            for im, rel in zip(v.images, row["image_paths"]):
+            for im, rel in zip(v.images, row["image_paths"], strict=True):
                 path = self.out / rel
                 if path.exists():  # left by an interrupted run: must be the very same bytes
                     check_image(path, im.sha256, f"variant {v.variant_id}, re-rendered now")
@@ -145,7 +161,7 @@ class _Job:
 
 def _images_ok(out: Path, rows: list[dict[str, Any]]) -> bool:
     for r in rows:
-        for rel, sha in zip(r["image_paths"], r["image_sha256"]):
+        for rel, sha in zip(r["image_paths"], r["image_sha256"], strict=True):
             if not (out / rel).exists():
                 return False  # deleted by hand: re-render the chunk (the same bytes come back)
             check_image(out / rel, sha, "recorded in the variant table")
@@ -203,7 +219,7 @@ def _merge(job: _Job, n_chunks: int) -> dict[str, Any]:
     with pq.ParquetWriter(tmp, job.schema) as writer:
         for k in range(n_chunks):
             t = pq.read_table(job.part_path(k), schema=job.schema)
-            for mod, n_img in zip(t["modality"].to_pylist(), t["n_images"].to_pylist()):
+            for mod, n_img in zip(t["modality"].to_pylist(), t["n_images"].to_pylist(), strict=True):
                 counts["variants"] += 1
                 counts["images"] += n_img
                 counts["by_modality"][mod] = counts["by_modality"].get(mod, 0) + 1
@@ -219,7 +235,7 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
              workers: int = 1, progress: bool = True, chunk_size: int = CHUNK_SIZE) -> RunFolder:
     """Render every problem in every cell of ``grid`` into the run folder ``out``; return its handle.
 
-    ``workers`` > 1 uses that many spawned processes. Re-running with the same inputs renders only
+    ``workers`` > 1 renders in this process plus ``workers - 1`` spawned ones. Re-running with the same inputs renders only
     what is missing (``RunFolder.stats`` says how many variants were rendered and skipped).
     Raises CacheMismatchError when ``out`` was made from other inputs or an image on disk differs.
     """
@@ -260,7 +276,7 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
                 bar.update(job.render_chunk(k))
         else:
             try:
-                _run_pool(todo, workers, pdicts, _spec(grid), seed, out, chunk_size, bar)
+                _run_pool(job, todo, workers, pdicts, _spec(grid), bar)
             except BrokenProcessPool as exc:
                 raise GenerateError(
                     f"a worker process died while generating {out} ({exc}). Workers are spawned, so a script that "
@@ -281,22 +297,27 @@ def _spec(grid: Grid) -> dict[str, Any]:
     return grid_to_dict(grid)
 
 
-def _run_pool(todo: list[int], workers: int, pdicts: list[dict[str, Any]], spec: dict[str, Any], seed: int,
-              out: Path, chunk_size: int, bar: Any) -> None:
-    """Render chunks in spawned workers, keeping at most 2 x workers chunks in flight."""
+def _run_pool(job: _Job, todo: list[int], workers: int, pdicts: list[dict[str, Any]], spec: dict[str, Any],
+              bar: Any) -> None:
+    """Render chunks in ``workers - 1`` spawned processes plus this one.
+
+    The calling process renders too (it would otherwise sit idle), which saves one interpreter
+    start and its imports. At most 3 chunks per spawned worker are in flight, so memory stays
+    bounded; which process renders a chunk never changes its bytes.
+    """
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe with polars/pyarrow thread pools
-    pending = iter(todo)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(pdicts, spec, seed, str(out), chunk_size)) as pool:
-        inflight = set()
-        for k in pending:
-            inflight.add(pool.submit(_worker_render, k))
-            if len(inflight) >= 2 * workers:
-                break
-        while inflight:
-            done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-            for fut in done:
+    pending = deque(todo)
+    limit = 3 * (workers - 1)
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
+                             initargs=(pdicts, spec, job.seed, str(job.out), job.chunk_size)) as pool:
+        inflight: set[Any] = set()
+        while pending or inflight:
+            for fut in [f for f in inflight if f.done()]:
+                inflight.discard(fut)
                 bar.update(fut.result())  # re-raises a worker's error (e.g. CacheMismatchError) here
-                nxt = next(pending, None)
-                if nxt is not None:
-                    inflight.add(pool.submit(_worker_render, nxt))
+            while pending and len(inflight) < limit:
+                inflight.add(pool.submit(_worker_render, pending.pop()))  # workers take from the end
+            if pending:
+                bar.update(job.render_chunk(pending.popleft()))  # this process takes from the front
+            elif inflight:
+                wait(inflight, return_when=FIRST_COMPLETED)

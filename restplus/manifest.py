@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CacheMismatchError
-from .hashing import canonical_json, digest
+from .hashing import digest
 
 MANIFEST = "manifest.json"
 RESULTS = "results.parquet"

@@ -139,15 +139,22 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AnalysisWarning)
-        metrics = consistency(df, factors, by=by, n_boot=n_boot, seed=seed)
-        paths["metrics_csv"] = out / "metrics.csv"
-        metrics.write_csv(paths["metrics_csv"])
-        wide = consistency_table(metrics, by=by)
-        headers, rows, align = _consistency_display(wide, by)
-        gated_word = "gate-passed units" if metrics.filter(pl.col("gated")).height else "all units"
-        for k, p in write_table(headers, rows, align, wide, out / "consistency",
-                                caption=f"Consistency on {gated_word}; 95% cluster-bootstrap CI").items():
-            paths[f"consistency_{k}"] = p
+        metrics: pl.DataFrame | None = None
+        headers, rows, align = [], [], ""
+        try:
+            metrics = consistency(df, factors, by=by, n_boot=n_boot, seed=seed)
+        except AnalysisError as exc:  # e.g. a single modality: the rest of the report still applies
+            notes.append(f"consistency metrics: not computable — {exc}")
+        if metrics is not None:
+            paths["metrics_csv"] = out / "metrics.csv"
+            metrics.write_csv(paths["metrics_csv"])
+            wide = consistency_table(metrics, by=by)
+            headers, rows, align = _consistency_display(wide, by)
+            gated_word = "gate-passed units" if metrics.filter(pl.col("gated")).height else "all units"
+            caption = (f"Consistency on {gated_word}; 95% cluster-bootstrap CI; OCR pass = share of units whose "
+                       f"image and mixed renders all pass the gate")
+            for k, p in write_table(headers, rows, align, wide, out / "consistency", caption=caption).items():
+                paths[f"consistency_{k}"] = p
         gates = None
         if "gate_passed" in df.columns:
             gates = gate_summary(df, factors, by=by)
@@ -181,20 +188,20 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
     for w in warned:  # re-emit after recording, so callers still see them
         warnings.warn(w, AnalysisWarning, stacklevel=2)
     paths["summary_md"] = out / "summary.md"
-    paths["summary_md"].write_text(_summary(name, df, factors, metrics, wide, headers, rows, align, tables, gates,
-                                            curves, paths, notes + warned, gate_policy), encoding="utf-8")
+    paths["summary_md"].write_text(_summary(name, df, factors, headers, rows, align, tables, gates, curves, paths,
+                                            notes + warned, gate_policy), encoding="utf-8")
     return paths
 
 
-def _plots(df: pl.DataFrame, metrics: pl.DataFrame, gates: pl.DataFrame | None, curves: Mapping[str, Any],
+def _plots(df: pl.DataFrame, metrics: pl.DataFrame | None, gates: pl.DataFrame | None, curves: Mapping[str, Any],
            factors: list[str], models: list[Any], by: list[str], out: Path, gate_policy: str, n_boot: int,
            seed: int) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     for m in models:
         tag = f"_{_slug(m)}" if by and len(models) > 1 else ""
-        mm = metrics.filter(pl.col("model") == m) if by else metrics
+        mm = (metrics.filter(pl.col("model") == m) if by else metrics) if metrics is not None else None
         sub = df.filter(pl.col("model") == m) if by else df
-        if factors:
+        if factors and mm is not None:
             for key, fn in (("marginal", plots.plot_marginal_accuracy), ("rer", plots.plot_rer)):
                 png, pdf = fn(mm, factors, out / f"fig_{key}{tag}", title=f"{m}: " + ("accuracy per level" if
                               key == "marginal" else "RER per level"))
@@ -215,16 +222,17 @@ def _plots(df: pl.DataFrame, metrics: pl.DataFrame, gates: pl.DataFrame | None, 
     return paths
 
 
-def _summary(name: str, df: pl.DataFrame, factors: list[str], metrics: pl.DataFrame, wide: pl.DataFrame,
-             headers: list[str], rows: list[list[str]], align: str, tables: Mapping[str, EffectTable],
+def _summary(name: str, df: pl.DataFrame, factors: list[str], headers: list[str], rows: list[list[str]], align: str,
+             tables: Mapping[str, EffectTable],
              gates: pl.DataFrame | None, curves: Mapping[str, Any], paths: Mapping[str, Path], notes: list[str],
              gate_policy: str) -> str:
     solve = df.filter(pl.col("prompt_type") != "ocr") if "prompt_type" in df.columns else df
     lines = [f"# {name}", "",
              f"- {solve.height} answer rows, {solve.get_column('problem_id').n_unique()} problems"
              + (f", {solve.get_column('model').n_unique()} model(s)" if "model" in solve.columns else ""),
-             f"- factors: {', '.join(factors) or '(none)'}; gate policy: {gate_policy}", "",
-             "## Consistency", "", fmt.markdown(headers, rows, align)]
+             f"- factors: {', '.join(factors) or '(none)'}; gate policy: {gate_policy}", ""]
+    if rows:
+        lines += ["## Consistency", "", fmt.markdown(headers, rows, align)]
     if tables:
         lines += ["## Largest factor effects (adjusted p < 0.05)", ""]
         for m, t in tables.items():

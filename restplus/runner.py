@@ -23,7 +23,7 @@ from .cache import ResponseCache
 from .errors import BudgetExceeded, ModelError, SpecError
 from .gate import Normalization, apply_gate, as_normalization, check_policy, check_threshold, pass_rates, reference_text
 from .hashing import digest
-from .manifest import (CACHE, MANIFEST, RESULTS, ROWS, atomic_write_json, build_manifest, check_identity,
+from .manifest import (CACHE, MANIFEST, PROBLEMS, RESULTS, ROWS, atomic_write_json, build_manifest, check_identity,
                        font_checksums, make_identity, problems_digest, read_manifest)
 from .prompts import PromptSet, as_prompts, build_requests, decoding_for
 from .records import Response
@@ -155,6 +155,7 @@ class _Run:
         self.specs: list[RowSpec] = []
         self.provenances: list[dict[str, Any]] = []
         self.seen: set[str] = set()
+        self.golds: dict[tuple[str, str, tuple[str, ...]], str] = {}
         self.n = dict(variants=0, duplicate_variants=0, rows=0, requests=0, duplicates=0, cache_hits=0, calls=0, errors=0, skipped=0,
                       tokens_in=0, tokens_out=0, ext_requests=0, ext_calls=0, ext_errors=0)
         self.decodings: dict[str, dict[str, Any]] = {}
@@ -240,7 +241,14 @@ class _Run:
         from .problems.extract import canonical_answer
 
         prob = self.problems.get(v.problem_id)
-        gold = canonical_answer(v.answer_type, v.answer, prob.choices if prob is not None else ())
+        if prob is None and self.problems:
+            raise SpecError(f"variant {v.variant_id} belongs to problem {v.problem_id!r}, which is not among the "
+                            f"{len(self.problems)} problems given; pass the problems the variants were made from.")
+        choices = prob.choices if prob is not None else ()
+        gkey = (v.answer_type, v.answer, choices)
+        if gkey not in self.golds:  # one problem has many variants: canonicalise its gold once
+            self.golds[gkey] = canonical_answer(v.answer_type, v.answer, choices)
+        gold = self.golds[gkey]
         labels = v.cell.labels()
         factors = tuple((f, labels.get(f)) for f in self.factors)
         img = v.images[0] if v.images else None
@@ -296,7 +304,7 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
     identity = make_identity(_spec_hash(src.grid, src.variants), problems_digest(pids), fp)
     old = check_identity(out, identity) if resume else None
     if not resume:
-        for name in (RESULTS, ROWS, MANIFEST):
+        for name in (RESULTS, ROWS, MANIFEST, PROBLEMS):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     # Deterministic: the same experiment (identity + prompts) gets the same id in any folder.

@@ -10,10 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
-
-import pytest
 
 from restplus.cache import ResponseCache
 from restplus.records import Response

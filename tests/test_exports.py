@@ -57,7 +57,7 @@ def test_hf_parquet_loads_in_polars_and_datasets(run, truth, tmp_path):
     df = pl.read_parquet(path)
     assert df.height == len(truth) == 15 and df["variant_id"].to_list() == list(truth)
     assert {"dpi", "modality", "answer", "texts", "images", "choices", "parts"} <= set(df.columns)
-    for vid, ims in zip(df["variant_id"], df["images"].to_list()):
+    for vid, ims in zip(df["variant_id"], df["images"].to_list(), strict=True):
         assert [im["bytes"] for im in ims] == [im.png for im in truth[vid].images]
     ds = datasets.load_dataset("parquet", data_files=str(path), cache_dir=str(tmp_path / "cache"))["train"]
     assert isinstance(ds.features["images"].feature, datasets.Image)

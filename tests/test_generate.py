@@ -90,7 +90,7 @@ def test_generate_writes_the_documented_folder(run1):
     assert set(img["dpi"].unique()) == {"50", "100"} and (img["n_images"] == 1).all()
     assert img.filter(pl.col("dpi") == "50")["image_dpi"].unique().to_list() == [50]
     # every image is on disk at the documented path with the recorded hash
-    for paths, shas in zip(img["image_paths"].to_list(), img["image_sha256"].to_list()):
+    for paths, shas in zip(img["image_paths"].to_list(), img["image_sha256"].to_list(), strict=True):
         assert paths[0].startswith("images/") and file_sha256(root / paths[0]) == shas[0]
     # problem-major order, cells in grid order
     cells = [c.cell_id for c in grid.cells()]
@@ -180,10 +180,10 @@ def test_load_run_rebuilds_full_variants(run1):
     vs = VariantSet(make_problems(), make_grid(), seed=7)
     loaded = list(load_run(run1.path).variants())
     assert len(loaded) == len(vs)
-    for a, b in zip(loaded, vs):
+    for a, b in zip(loaded, vs, strict=True):
         assert (a.variant_id, a.cell, a.seed, a.parts, a.answer, a.answer_type) == \
             (b.variant_id, b.cell, b.seed, b.parts, b.answer, b.answer_type)
-        for x, y in zip(a.images, b.images):
+        for x, y in zip(a.images, b.images, strict=True):
             assert (x.png, x.sha256, x.pixel_sha256, x.width, x.height, x.dpi, x.rendered_text, x.roles) == \
                 (y.png, y.sha256, y.pixel_sha256, y.width, y.height, y.dpi, y.rendered_text, y.roles)
             assert dict(x.covariates) == dict(y.covariates)

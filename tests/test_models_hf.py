@@ -30,7 +30,8 @@ def qwen_resize(h: int, w: int, min_pixels: int, max_pixels: int, factor: int = 
     hb, wb = round(h / factor) * factor, round(w / factor) * factor
     if hb * wb > max_pixels:
         beta = math.sqrt(h * w / max_pixels)
-        hb, wb = max(factor, math.floor(h / beta / factor) * factor), max(factor, math.floor(w / beta / factor) * factor)
+        hb = max(factor, math.floor(h / beta / factor) * factor)
+        wb = max(factor, math.floor(w / beta / factor) * factor)
     elif hb * wb < min_pixels:
         beta = math.sqrt(min_pixels / (h * w))
         hb, wb = math.ceil(h * beta / factor) * factor, math.ceil(w * beta / factor) * factor
@@ -60,7 +61,7 @@ def test_generation_works_for_every_family(tiny_model_dir, family):
 # (width, height, budget) -> expected tokens from tiny-vlm.md's measured table where it has the value
 TABLE = [((224, 224), DEFAULT, 64), ((1024, 354), DEFAULT, 481), ((1024, 354), (56 * 56, 64 * 28 * 28), 52),
          ((1024, 1284), (56 * 56, 64 * 28 * 28), 56), ((1024, 354), (56 * 56, 256 * 28 * 28), 243),
-         ((2048, 2048), DEFAULT, 1225), ((300, 100), DEFAULT, None), ((40, 30), DEFAULT, None),
+         ((300, 100), DEFAULT, None), ((40, 30), DEFAULT, None),
          ((650, 200), (4 * 28 * 28, 16 * 28 * 28), None)]
 
 
@@ -79,10 +80,11 @@ def test_qwen_vision_tokens_follow_smart_resize(tiny_qwen2vl, size, budget, meas
 def test_collapse_warning_when_budget_merges_dpi_levels(tiny_qwen2vl):
     # One 6.5 x 2 in page at 50 / 100 / 200 DPI.
     dpi_sizes = [(325, 100), (650, 200), (1300, 400)]
-    reqs = [Request(parts=(ImagePart(png(w, h)), TextPart("Read.")), decoding=Decoding(max_tokens=1)) for w, h in dpi_sizes[:2]]
+    reqs = [Request(parts=(ImagePart(png(w, h)), TextPart("Read.")), decoding=Decoding(max_tokens=1))
+            for w, h in dpi_sizes[:2]]
     with load("hf", path=str(tiny_qwen2vl), min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28) as small:
         assert small.check_budget(dpi_sizes, warn=False) == [CollapsedGroup((196, 56), tuple(dpi_sizes))]
-        with pytest.warns(PixelBudgetWarning, match=r"325x100, 650x200 all become 196x56"):
+        with pytest.warns(PixelBudgetWarning, match=r"325x100, 650x200 all become 196x56 .*max_pixels=12544"):
             out = small.generate(reqs)
         assert out[0].image_sizes == out[1].image_sizes and out[0].vision_tokens == out[1].vision_tokens
         with pytest.warns(PixelBudgetWarning):
@@ -113,6 +115,8 @@ def test_hidden_states_split_image_and_user_text(tiny_model_dir, family):
         n_layers = m.model.config.get_text_config().num_hidden_layers
         tok = m.processor.tokenizer
         sub = m.hidden_states(req, layers=[0, -1])
+        with pytest.raises(ModelError, match="out of range"):
+            m.hidden_states(req, layers=[n_layers + 1])
     seq = len(hs.input_ids)
     assert hs.layers.shape[:2] == (n_layers + 1, seq) and hs.layers.dtype.name == "float32"
     assert hs.layer_indices == tuple(range(n_layers + 1))
@@ -122,17 +126,19 @@ def test_hidden_states_split_image_and_user_text(tiny_model_dir, family):
     assert tok.decode(hs.input_ids[hs.text_mask].tolist()) == "".join(texts)
     assert hs.text(n_layers).shape == (int(hs.text_mask.sum()), hs.layers.shape[2])
     assert sub.layer_indices == (0, n_layers) and (sub.layers[1] == hs.layers[-1]).all()
-    with pytest.raises(ModelError, match="out of range"):
-        m2 = load("hf", path=str(tiny_model_dir / family))
-        m2.hidden_states(req, layers=[n_layers + 1])
+    with pytest.raises(ModelError, match="closed"):
+        m.hidden_states(req)
 
 
 def test_batched_and_single_generation_agree(tiny_qwen2vl):
-    reqs = [Request(parts=(ImagePart(png(300 + 28 * k, 100)), TextPart("Read " * (k + 1))), decoding=Decoding(max_tokens=3))
-            for k in range(3)] + [Request(parts=(TextPart("only text"),), decoding=Decoding(max_tokens=3))]
-    with load("hf", path=str(tiny_qwen2vl), batch_size=1) as one, load("hf", path=str(tiny_qwen2vl), batch_size=3) as three:
+    d = Decoding(max_tokens=3)
+    reqs = [Request(parts=(ImagePart(png(300 + 28 * k, 100)), TextPart("Read " * (k + 1))), decoding=d)
+            for k in range(3)] + [Request(parts=(TextPart("only text"),), decoding=d)]
+    with load("hf", path=str(tiny_qwen2vl), batch_size=1) as one, \
+            load("hf", path=str(tiny_qwen2vl), batch_size=3) as three:
         a, b = one.generate(reqs), three.generate(reqs)
-    assert [(r.tokens_in, r.vision_tokens, r.image_sizes) for r in a] == [(r.tokens_in, r.vision_tokens, r.image_sizes) for r in b]
+    counts = lambda rs: [(r.tokens_in, r.vision_tokens, r.image_sizes) for r in rs]  # noqa: E731
+    assert counts(a) == counts(b)
     assert [r.text for r in a] == [r.text for r in b]  # left padding + attention mask: same greedy tokens
 
 

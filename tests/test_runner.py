@@ -56,9 +56,9 @@ def n_rows(variants) -> int:
     return sum(2 if v.images else 1 for v in variants)
 
 
-def run(variants, model, out, setup, **kw):
+def run(variants, model, out, setup, progress=False, **kw):
     grid, problems, _ = setup
-    return evaluate(variants, model, out=out, grid=grid, problems=problems, progress=False, **kw)
+    return evaluate(variants, model, out=out, grid=grid, problems=problems, progress=progress, **kw)
 
 
 class Scripted(ModelAdapter):
@@ -165,6 +165,9 @@ def test_resume_refuses_other_model_or_problems(setup, tmp_path):
     sub = [v for v in variants if v.problem_id == problems[0].problem_id]
     with pytest.raises(CacheMismatchError, match="problem set"):
         evaluate(sub, m1, out=out, grid=grid, problems=problems[:1], progress=False)
+    other = load_grid(ROOT / "perturbations" / "layout_size.yaml")
+    with pytest.raises(CacheMismatchError, match=f"spec_hash={grid.spec_hash}.*spec_hash={other.spec_hash}"):
+        evaluate(variants, m1, out=out, grid=other, problems=problems, progress=False)
     res = run(variants, m2, out, setup, resume=False)  # explicit override starts the folder over
     assert res.status == "complete" and not res.table.filter(pl.col("prompt_type") == "solve")["correct"].any()
 
@@ -271,3 +274,32 @@ def test_limit_and_other_input_kinds(setup, tmp_path):
     res = evaluate(rf, EchoGold(oracle(variants)), out=tmp_path / "lim", progress=False, limit=1)
     assert set(res.table["problem_id"]) == {problems[0].problem_id}
     assert res.table.height == n_rows([v for v in variants if v.problem_id == problems[0].problem_id])
+
+
+def test_progress_bar_shows_hits_failures_and_tokens(setup, tmp_path, capfd):
+    _, _, variants = setup
+    run(variants[:6], EchoGold(oracle(variants)), tmp_path / "r", setup, progress=True)
+    err = capfd.readouterr().err
+    assert "6/6" in err and "variant/s" in err
+    assert all(f"{k}=" in err for k in ("hits", "calls", "fail", "tok"))
+
+
+def test_two_models_in_one_table_have_their_own_pass_sets(setup, tmp_path):
+    from restplus.gate import apply_gate, pass_rates, pass_sets
+
+    _, _, variants = setup
+    low = {v.variant_id for v in variants if v.cell.labels().get("dpi") == "50"}
+    exact, typo = oracle(variants), oracle(variants, ocr_edit=lambda s: s + "?")
+    blurry = EchoGold({t: typo[t] if t.split(":")[2] in low else exact[t] for t in exact})
+    a = run(variants, EchoGold(oracle(variants)), tmp_path / "a", setup, model_name="sharp").table
+    b = run(variants, blurry, tmp_path / "b", setup, model_name="blurry").table
+    both = pl.concat([a, b])
+    ps = pass_sets(both)
+    image_ids = {v.variant_id for v in variants if v.images}
+    assert ps["sharp"] == image_ids and ps["blurry"] == image_ids - low
+    rates = pass_rates(both)
+    assert set(rates.filter(pl.col("model") == "blurry").group_by("dpi").agg(pl.col("pass_rate").mean()).iter_rows()) \
+        == {("50", 0.0), ("200", 1.0)}
+    gated = apply_gate(both).filter(pl.col("prompt_type") == "solve")
+    assert gated.filter(pl.col("model") == "sharp").height == len(variants)
+    assert gated.filter(pl.col("model") == "blurry").height == len(variants) - len(low)

@@ -67,6 +67,9 @@ class HFAdapter(ModelAdapter):
                              f"model_type {self.model_type!r} resizes to a fixed size. Remove them.")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ModelError(f"batch_size must be a positive int, got {batch_size!r}.")
+        if min_pixels is not None and max_pixels is not None and not 0 < min_pixels <= max_pixels:
+            raise ModelError(f"pixel budget needs 0 < min_pixels <= max_pixels, got min_pixels={min_pixels}, "
+                             f"max_pixels={max_pixels}.")
         self.device, self.dtype, self.batch_size = device, dtype, batch_size
         self.name = name or f"hf:{self.path.resolve().name}"
         self.processor = L.load_processor(self.path, self.model_type)
@@ -150,7 +153,7 @@ class HFAdapter(ModelAdapter):
     def _warn(self, g: CollapsedGroup) -> None:
         ins = ", ".join(f"{w}x{h}" for w, h in g.inputs)
         budget = (f" under min_pixels={self.min_pixels}, max_pixels={self.max_pixels}"
-                  if self.family.dynamic_resolution else " (this model resizes to a fixed size)")
+                  if self.family.dynamic_resolution else f" ({self.model_type} resizes to a fixed target)")
         warnings.warn(f"{self.name}: input images {ins} all become {g.processed[0]}x{g.processed[1]} after "
                       f"the processor's resize{budget}; the model cannot tell these renders (e.g. DPI levels) "
                       "apart. Raise max_pixels / lower min_pixels to keep them distinct.",
@@ -260,6 +263,7 @@ class HFAdapter(ModelAdapter):
 
     def iter_generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         check_indices(requests)
+        self._check_open()
         for i, r in enumerate(requests):
             if r.decoding.temperature > 0 and r.decoding.seed is None:
                 raise ModelError(f"requests[{i}] samples (temperature={r.decoding.temperature}) without "
@@ -275,7 +279,12 @@ class HFAdapter(ModelAdapter):
     def hidden_states(self, request: Request, layers: Sequence[int] | None = None) -> HiddenStates:
         """Hidden states of ``request``'s prompt, all layers or the selected hidden-state indices."""
         check_indices([request])
+        self._check_open()
         return hidden_states_of(self, request, layers)
+
+    def _check_open(self) -> None:
+        if "model" not in self.__dict__:
+            raise ModelError(f"{self.name} is closed; load the adapter again.")
 
     def close(self) -> None:
         self.__dict__.pop("model", None)

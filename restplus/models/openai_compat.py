@@ -1,14 +1,16 @@
 """Adapter for any OpenAI-compatible chat-completions server (vLLM, SGLang, llama.cpp, LM Studio, hosted).
 
 * Images go as ``data:image/png;base64,...`` URLs of the exact rendered PNG bytes.
-* Bounded concurrency: at most ``concurrency`` requests in flight (a thread pool; the openai client
-  is thread-safe and keeps connections alive).
+* Bounded concurrency: at most ``concurrency`` requests in flight (worker threads that each pull
+  the next request; the openai client is thread-safe and keeps connections alive).
 * Our retries are the only retries (the client is built with ``max_retries=0``); the policy is in
-  :mod:`restplus.models._retry`, and ``Response.attempts`` counts every try.
+  :mod:`restplus.models._retry`, and ``Response.attempts`` counts every try. ``latency_s`` is the
+  whole time of a request, retries and waits included.
 * Budget caps (``max_requests``, ``max_total_tokens``, over the adapter's lifetime): once a cap is
   reached no new request is sent; requests in flight finish and are yielded, then
   :class:`~restplus.errors.BudgetExceeded` is raised. Token caps can be overshot by the requests
-  that were in flight when the cap was reached. ``usage`` holds the running totals.
+  that were in flight when the cap was reached; a server that reports no ``usage`` counts as 0
+  tokens. ``usage`` holds the running totals.
 * The API key is read from the environment variable *named* by ``api_key_env``. It lives only in
   the openai client: it is not in ``repr``, the fingerprint, errors, or responses, and any server
   message that echoes it is scrubbed.
@@ -154,7 +156,8 @@ class OpenAICompatAdapter(ModelAdapter):
                 if not choices or choices[0].message is None:
                     raise MalformedResponse("the answer has no choices[0].message")
                 usage = completion.usage
-                return Response(text=choices[0].message.content or "", latency_s=time.perf_counter() - t0,
+                return Response(text=self._scrub(choices[0].message.content or ""),
+                                latency_s=time.perf_counter() - t0,
                                 tokens_in=usage.prompt_tokens if usage else None,
                                 tokens_out=usage.completion_tokens if usage else None,
                                 finish_reason=choices[0].finish_reason, attempts=attempt)

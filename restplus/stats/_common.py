@@ -70,6 +70,14 @@ def to_polars(table: Any) -> pl.DataFrame:
     )
 
 
+def table_columns(table: Any) -> list[str]:
+    """Column names of any accepted table type, without converting it."""
+    if isinstance(table, pl.LazyFrame):
+        return table.collect_schema().names()
+    cols = getattr(table, "column_names", None) if not hasattr(table, "columns") else table.columns
+    return [str(c) for c in (cols or [])]
+
+
 def check_columns(df: pl.DataFrame, needed: Iterable[str], what: str) -> None:
     missing = [c for c in needed if c not in df.columns]
     if missing:
@@ -168,14 +176,16 @@ def factor_levels(df: pl.DataFrame, factors: Sequence[str]) -> dict[str, list[st
 
 
 def resolve_reference(levels: Mapping[str, list[str]], reference: Mapping[str, Any] | None,
-                      sink: list[str] | None = None) -> dict[str, str]:
+                      sink: list[str] | None = None, columns: Sequence[str] = ()) -> dict[str, str]:
     """Reference level per factor: explicit ``reference`` first, else the first level in natural order.
 
     The implicit rule is announced with an :class:`AnalysisWarning` because the choice changes every
-    contrast; pass ``reference={"dpi": "200", ...}`` to silence it.
+    contrast; pass ``reference={"dpi": "200", ...}`` to silence it. Keys naming other columns of the
+    table (factors not analysed in this call) are allowed, so one reference dict can serve several
+    analyses; any other key is an error (a typo would otherwise be ignored silently).
     """
     reference = dict(reference or {})
-    unknown = [k for k in reference if k not in levels]
+    unknown = [k for k in reference if k not in levels and k not in columns]
     if unknown:
         raise unknown_name("factor in reference", unknown[0], levels)
     out: dict[str, str] = {}

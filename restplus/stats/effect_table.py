@@ -1,4 +1,4 @@
-"""EffectTable: the tidy result of :func:`restplus.stats.effects` and its renderings."""
+"""EffectTable: the tidy result of :func:`restplus.stats.factor_effects` and its renderings."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ TEST_COLUMNS = ("term", "df", "chi2", "p", "note")
 _HEADERS = ("Term", "Level", "Ref.", "n", "Acc. level (%)", "Acc. ref. (%)", "Delta (pp) [95% CI]",
             "OR [95% CI]", "p (adj.)")
 _ALIGN = "lllrrrrrr"
+_TEST_HEADERS = ("Term", "df", "chi2", "p", "Note")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -74,7 +75,7 @@ class EffectTable:
                 f"{self.correction}; n_obs={self.n_obs}, n_problems={self.n_problems}")
 
     def _test_rows(self) -> list[list[str]]:
-        return [[r["term"], str(r["df"]), fmt.num(r["chi2"], 2), fmt.pvalue(r["p"])]
+        return [[r["term"], str(r["df"]), fmt.num(r["chi2"], 2), fmt.pvalue(r["p"]), r["note"] or ""]
                 for r in self.tests.iter_rows(named=True)]
 
     def to_markdown(self, path: str | os.PathLike[str] | None = None) -> str:
@@ -82,8 +83,8 @@ class EffectTable:
         parts = [f"**Factor effects** ({self._caption()})\n\n`{self.formula}`\n",
                  fmt.markdown(_HEADERS, self._rows(), _ALIGN)]
         if self.tests.height:
-            parts.append("\n**Joint Wald tests**\n\n" + fmt.markdown(("Term", "df", "chi2", "p"),
-                                                                     self._test_rows(), "lrrr"))
+            parts.append("\n**Joint Wald tests**\n\n" + fmt.markdown(_TEST_HEADERS, self._test_rows(),
+                                                                     "lrrrl"))
         notes = [f"- {r['term']} {r['level']}: {r['note']}" for r in self.frame.iter_rows(named=True) if r["note"]]
         if notes:
             parts.append("\n\\* rows with a note:\n\n" + "\n".join(notes) + "\n")
@@ -100,13 +101,13 @@ class EffectTable:
         return _write(fmt.latex(_HEADERS, self._rows(), _ALIGN, comment=self._caption()), path)
 
     def tests_to_latex(self, path: str | os.PathLike[str] | None = None) -> str:
-        return _write(fmt.latex(("Term", "df", "chi2", "p"), self._test_rows(), "lrrr",
+        return _write(fmt.latex(_TEST_HEADERS, self._test_rows(), "lrrrl",
                                 comment="joint Wald tests; " + self._caption()), path)
 
     def __str__(self) -> str:
         head = f"EffectTable: {self._caption()}\n{self.formula}\n"
         body = fmt.fixed_width(_HEADERS, self._rows(), _ALIGN)
-        tests = fmt.fixed_width(("Term", "df", "chi2", "p"), self._test_rows(), "lrrr") if self.tests.height else ""
+        tests = fmt.fixed_width(_TEST_HEADERS, self._test_rows(), "lrrrl") if self.tests.height else ""
         warn = "".join(f"warning: {w}\n" for w in self.warnings)
         return head + body + ("\nJoint Wald tests\n" + tests if tests else "") + warn
 

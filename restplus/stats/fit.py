@@ -1,4 +1,4 @@
-"""Model back ends for :func:`restplus.stats.effects`: GEE logit, plain logit, fixed-effects logit.
+"""Model back ends for :func:`restplus.stats.factor_effects`: GEE logit, plain logit, fixed-effects logit.
 
 Each returns a :class:`Fit` holding the coefficient vector, the covariance used for every interval
 and test, and the statsmodels results object (for ``wald_test``). Warnings statsmodels raises while

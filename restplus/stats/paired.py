@@ -75,7 +75,7 @@ def mcnemar_pairs(table: Any, factors: Sequence[str] = (), pairs: Sequence[tuple
     pairs), ``n_pairs``, ``n_problems``, ``acc_a``, ``acc_b``, ``n_a_only`` (a correct, b wrong),
     ``n_b_only``, ``statistic``, ``p``, ``exact`` (bool), ``p_adj``.
     """
-    from .effects import CORRECTIONS
+    from .factor_effects import CORRECTIONS
 
     if correction not in CORRECTIONS:
         raise unknown_name("correction", correction, CORRECTIONS)
@@ -152,7 +152,7 @@ def cochran_q(table: Any, factors: Sequence[str] = (), *, modalities: Sequence[s
     x = units.select([pl.col(f"correct_{m}").cast(pl.Int8) for m in mods]).to_numpy()
     n_problems = units.get_column("problem_id").n_unique()
     _dependence_warning(x.shape[0], n_problems, "Cochran's Q")
-    res = sm_cochrans_q(x, return_object=True)
+    res = sm_cochrans_q(x)
     return pl.DataFrame({"modalities": [",".join(mods)], "n_units": [x.shape[0]], "n_problems": [n_problems],
                          "statistic": [float(res.statistic)], "df": [int(res.df)], "p": [float(res.pvalue)]})
 

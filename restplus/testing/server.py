@@ -18,7 +18,10 @@ Fault kinds: ``ok``, ``429`` (with ``Retry-After``), ``500``, ``400`` (not retry
 (sleep ``timeout_sleep_s``, longer than the client's timeout, before answering), ``malformed``
 (200 with invalid JSON), ``truncated`` (200 whose body is cut short and the connection closed).
 ``latency_s`` is added to every answer. Successful answers are deterministic: by default
-``"echo: <text parts of the last user message>"`` (see ``answer``).
+``"echo: <text parts of the last user message>"`` (see ``answer``). With ``require_key`` every
+request must carry ``Authorization: Bearer <key>``, else 401 with a body that echoes the presented
+key (as some servers do), to test that clients scrub keys from errors. ``max_in_flight`` is the
+most requests handled at once.
 """
 
 from __future__ import annotations
@@ -61,15 +64,21 @@ class Arrival:
     t: float
     fault: str
     status: int | None  # HTTP status sent; None: not (yet) answered, or the client was gone
+    label: str = ""  # text parts of the last user message, to match arrivals to client requests
 
 
-def default_answer(body: dict[str, Any]) -> str:
-    """``"echo: "`` + the text parts of the last user message, joined by spaces."""
+def user_text(body: dict[str, Any]) -> str:
+    """The text parts of the last user message, joined by spaces."""
     msgs = [m for m in body.get("messages", []) if m.get("role") == "user"]
     content = msgs[-1]["content"] if msgs else ""
     if isinstance(content, str):
-        return "echo: " + content
-    return "echo: " + " ".join(c.get("text", "") for c in content if c.get("type") == "text")
+        return content
+    return " ".join(c.get("text", "") for c in content if c.get("type") == "text")
+
+
+def default_answer(body: dict[str, Any]) -> str:
+    """``"echo: "`` + the text parts of the last user message."""
+    return "echo: " + user_text(body)
 
 
 def request_id(raw_body: bytes) -> str:
@@ -83,14 +92,16 @@ class LoopbackServer:
                  schedule: Mapping[int, Fault] | Callable[[str, int], Fault | None] | None = None,
                  rates: Mapping[str, float] | None = None, seed: int = 0,
                  answer: Callable[[dict[str, Any]], str] = default_answer, timeout_sleep_s: float = 5.0,
-                 max_lifetime_s: float = 300.0, max_concurrent: int = 64, model_name: str = "loopback") -> None:
+                 max_lifetime_s: float = 300.0, max_concurrent: int = 64, model_name: str = "loopback",
+                 require_key: str | None = None) -> None:
         for kind in (rates or {}):
             Fault(kind)  # validates the name
         if rates and sum(rates.values()) > 1.0:
             raise ModelError(f"fault rates sum to {sum(rates.values())} > 1: {dict(rates)}.")
         self.latency_s, self.schedule, self.rates, self.seed = latency_s, schedule, dict(rates or {}), seed
         self.answer, self.timeout_sleep_s, self.model_name = answer, timeout_sleep_s, model_name
-        self.max_lifetime_s = max_lifetime_s
+        self.max_lifetime_s, self.require_key = max_lifetime_s, require_key
+        self.in_flight = self.max_in_flight = 0
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._lock = threading.Lock()
         self._arrivals: list[Arrival] = []
@@ -149,7 +160,7 @@ class LoopbackServer:
         return Counter(a.request_id for a in self.arrivals if a.fault == "ok" and a.status == 200)
 
     # -- behaviour --------------------------------------------------------------------------------
-    def _admit(self, rid: str, t: float) -> tuple[int, int, Fault]:
+    def _admit(self, rid: str, t: float, label: str) -> tuple[int, int, Fault]:
         """Record the arrival at once (so counts never lag the client) and choose its fault."""
         with self._lock:
             self._attempts[rid] += 1
@@ -168,13 +179,13 @@ class LoopbackServer:
                     break
         fault = fault or Fault()
         with self._lock:
-            self._arrivals.append(Arrival(rid, attempt, t, fault.kind, None))
+            self._arrivals.append(Arrival(rid, attempt, t, fault.kind, None, label))
             return len(self._arrivals) - 1, attempt, fault
 
     def _set_status(self, index: int, status: int | None) -> None:
         with self._lock:
             a = self._arrivals[index]
-            self._arrivals[index] = Arrival(a.request_id, a.attempt, a.t, a.fault, status)
+            self._arrivals[index] = Arrival(a.request_id, a.attempt, a.t, a.fault, status, a.label)
 
     def completion(self, body: dict[str, Any], rid: str) -> bytes:
         text = self.answer(body)
@@ -201,11 +212,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read records, not logs
         return
 
-    def _send(self, status: int, body: bytes, headers: Mapping[str, str] = {}, length: int | None = None) -> None:
+    def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None,
+              length: int | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body) if length is None else length))
-        for k, v in headers.items():
+        for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
@@ -223,15 +235,26 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             return self._send(400, b'{"error": {"message": "request body is not JSON"}}')
+        auth = self.headers.get("Authorization", "")
+        if srv.require_key is not None and auth != f"Bearer {srv.require_key}":
+            # Like some real servers, echo what was presented: clients must scrub their errors.
+            msg = json.dumps({"error": {"message": f"invalid key: {auth.removeprefix('Bearer ')}"}})
+            return self._send(401, msg.encode())
         rid = request_id(raw)
         with srv._slots:
-            index, attempt, fault = srv._admit(rid, t)
+            index, attempt, fault = srv._admit(rid, t, user_text(body))
+            with srv._lock:
+                srv.in_flight += 1
+                srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
             try:
                 if srv.latency_s and srv._stop.wait(srv.latency_s):
                     return
                 self._answer(srv, fault, body, rid, index)
             except (BrokenPipeError, ConnectionResetError):
                 srv._set_status(index, None)  # the client gave up (e.g. its timeout fired first)
+            finally:
+                with srv._lock:
+                    srv.in_flight -= 1
 
     def _answer(self, srv: LoopbackServer, fault: Fault, body: dict[str, Any], rid: str, index: int) -> None:
         # The status is recorded before the bytes go out: once the client has an answer, so has the log.

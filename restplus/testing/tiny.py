@@ -106,7 +106,8 @@ def _qwen_family(path, seed, *, v25: bool, min_pixels: int, max_pixels: int) -> 
             depth=2, hidden_size=32, intermediate_size=64, out_hidden_size=64, num_heads=2, patch_size=14,
             spatial_merge_size=2, temporal_patch_size=2, window_size=112, fullatt_block_indexes=[1]),
             **tokens)
-        proc = image_only_processor_class(Qwen2_5_VLProcessor)(image_processor=ip, tokenizer=tok, chat_template=_QWEN_TEMPLATE)
+        proc = image_only_processor_class(Qwen2_5_VLProcessor)(image_processor=ip, tokenizer=tok,
+                                                               chat_template=_QWEN_TEMPLATE)
         return _save(path, seed, lambda: Qwen2_5_VLForConditionalGeneration(cfg), proc, "Qwen2_5_VLProcessor")
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 

@@ -22,8 +22,8 @@ from statsmodels.stats.multitest import multipletests
 from restplus.errors import AnalysisError, unknown_name
 from restplus.schema import MODALITIES
 
-from ._common import (check_gate_policy, ensure_single_model, factor_levels, prepare, resolve_reference, warn,
-                      z_value)
+from ._common import (check_gate_policy, ensure_single_model, factor_levels, prepare, resolve_reference,
+                      table_columns, warn, z_value)
 from .design import GATE_COLUMN, Design, build_design, formula_text
 from .effect_table import EFFECT_COLUMNS, TEST_COLUMNS, EffectTable
 from .fit import Fit, fit_fe_logit, fit_gee, fit_glm
@@ -101,7 +101,8 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
     mods = _modalities(df, modalities, modality_as_factor)
     df = df.filter(pl.col("modality").is_in(mods))
     levels = factor_levels(df, factors)
-    ref = resolve_reference(levels, {k: v for k, v in reference.items() if k != "modality"}, sink)
+    ref = resolve_reference(levels, {k: v for k, v in reference.items() if k != "modality"}, sink,
+                            columns=table_columns(table))
     all_factors = list(factors)
     if modality_as_factor:
         mlev = [m for m in MODALITIES if m in mods]
@@ -151,6 +152,12 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
         fit = _fit(method, design.X, y, groups, cov_type, sink)
         rows, tests = _model_rows(model_df, design, fit, ref, has_text, zc, sink)
         n_obs, n_prob = model_df.height, int(groups.max()) + 1
+        for i, r in enumerate(rows):
+            if r["note"] and ":" not in r["term"]:
+                rows[i] = fallback_row(model_df, r["term"], r["level"], ref[r["term"]], rows_for[r["term"]],
+                                       r["note"], n_boot=n_boot, seed=seed, ci=ci)
+            elif r["note"]:
+                r["note"] += "; interaction not estimable, only the point estimate is shown"
     for f, lv, reason in scr.fallback:
         rows.append(fallback_row(df, f, lv, ref[f], rows_for[f], reason, n_boot=n_boot, seed=seed, ci=ci))
     for f in dict.fromkeys(f for f, _, _ in scr.fallback):
@@ -277,6 +284,7 @@ def _model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, st
         return masks[key], float(scale), key
 
     rows: list[dict[str, Any]] = []
+    flagged: set[str] = set()
     se = np.sqrt(np.clip(np.diag(fit.cov), 0, None))
     for j, col in enumerate(design.columns):
         if not col.assign:
@@ -300,29 +308,46 @@ def _model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, st
             at_level &= is_visual
             at_ref &= is_visual
         note = None
-        if abs(beta) > HUGE_LOG_OR or not math.isfinite(s) or s == 0:
-            note = f"possible quasi-separation (log OR = {beta:.1f}, SE = {s:.2g}); interpret with care"
-            warn(f"{col.term}={col.level}: {note}.", sink)
-        z = beta / s if s > 0 else float("nan")
+        if abs(beta) > HUGE_LOG_OR or not math.isfinite(s) or s <= 1e-12:
+            # the likelihood keeps rising along this coefficient: SEs are meaningless. Main effects
+            # are replaced by the direct comparison by the caller; interactions keep only the point.
+            note = f"quasi-separation in the fitted model (log OR = {beta:.1f}, SE = {s:.2g})"
+            warn(f"{col.term}={col.level}: {note}; its row uses the separation fallback.", sink)
+            flagged.add(col.term)
+        z = beta / s if s > 1e-12 else float("nan")
+        if note:
+            con_lo = con_hi = z = float("nan")
+        else:
+            con_lo, con_hi = con.estimate - zc * con.se, con.estimate + zc * con.se
         rows.append({
             "term": col.term, "level": col.level, "reference": ":".join(ref[f] for f in term_factors),
             "n": int(at_level.sum()), "n_problems": int(np.unique(pid[at_level]).size),
             "acc_level": float(y[at_level].mean()) if at_level.any() else None,
             "acc_reference": float(y[at_ref].mean()) if at_ref.any() else None,
-            "delta": con.estimate * scale, "delta_ci_low": (con.estimate - zc * con.se) * scale,
-            "delta_ci_high": (con.estimate + zc * con.se) * scale, "odds_ratio": math.exp(beta),
-            "or_ci_low": math.exp(beta - zc * s), "or_ci_high": math.exp(beta + zc * s), "z": z,
+            "delta": con.estimate * scale, "delta_ci_low": _clip(con_lo * scale),
+            "delta_ci_high": _clip(con_hi * scale), "odds_ratio": math.exp(beta),
+            "or_ci_low": math.exp(beta - zc * s) if not note else None,
+            "or_ci_high": math.exp(beta + zc * s) if not note else None, "z": z,
             "p": float(2 * norm.sf(abs(z))) if math.isfinite(z) else None, "note": note})
-    tests = _wald_tests(design, fit)
+    tests = _wald_tests(design, fit, flagged)
     return rows, tests
 
 
-def _wald_tests(design: Design, fit: Fit) -> list[dict[str, Any]]:
-    out = []
+def _clip(x: float) -> float:
+    """Delta-method limits can leave [-1, 1] near the boundary; a difference of shares cannot."""
+    return min(1.0, max(-1.0, x)) if math.isfinite(x) else float("nan")
+
+
+def _wald_tests(design: Design, fit: Fit, flagged: set[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     terms = list(dict.fromkeys(c.term for c in design.columns if c.assign))
     p_all = len(fit.params)
     for term in terms:
         idx = design.term_columns(term)
+        if term in flagged:
+            out.append({"term": term, "df": len(idx), "chi2": None, "p": None,
+                        "note": "not tested: quasi-separation (see the rows)"})
+            continue
         R = np.zeros((len(idx), p_all))
         R[np.arange(len(idx)), idx] = 1.0
         res = fit.result.wald_test(R, scalar=True, use_f=False)

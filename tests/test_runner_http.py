@@ -1,0 +1,137 @@
+"""Runner against the loopback OpenAI-compatible server: kill -9 and resume, injected faults."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from restplus.generate import generate
+from restplus.models import load
+from restplus.problems import builtin_set
+from restplus.runner import evaluate
+from restplus.spec import load_grid
+from restplus.testing import Fault, LoopbackServer
+
+ROOT = Path(__file__).resolve().parents[1]
+N_PROBLEMS = 4
+# smoke.yaml: 1 text + 4 image + 4 mixed cells; image/mixed variants need solve + OCR requests.
+N_REQUESTS = N_PROBLEMS * (1 + 8 * 2)
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("http") / "variants"
+    generate(builtin_set("soe", n=N_PROBLEMS), load_grid(ROOT / "perturbations" / "smoke.yaml"), 0, out, workers=1,
+             progress=False)
+    return out
+
+
+def adapter(srv: LoopbackServer, **kw):
+    return load("openai", model="loopback", base_url=srv.base_url, api_key_env=None, concurrency=4, timeout_s=10,
+                backoff_s=0.01, backoff_max_s=0.05, **kw)
+
+
+_CHILD = textwrap.dedent("""
+    import sys
+    from restplus.models import load
+    from restplus.runner import evaluate
+    m = load("openai", model="loopback", base_url=sys.argv[1], api_key_env=None, concurrency=4, timeout_s=10,
+             backoff_s=0.01, backoff_max_s=0.05)
+    evaluate(sys.argv[2], m, out=sys.argv[3], progress=False, chunk_size=4)
+""")
+
+
+def _cache_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    con = sqlite3.connect(path, timeout=30)
+    try:
+        return con.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    except sqlite3.OperationalError:  # table not created yet
+        return 0
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_sends_each_uncommitted_request_once(run_folder, tmp_path):
+    out = tmp_path / "run"
+    latency, concurrency = 0.1, 4
+    with LoopbackServer(latency_s=latency) as srv:
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, srv.base_url, str(run_folder), str(out)], cwd=ROOT,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while _cache_rows(out / "cache.sqlite") < 12:
+            assert child.poll() is None, child.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "the child made no progress"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        time.sleep(3 * latency)  # requests that were in flight finish server-side and are recorded
+        arrivals_before = len(srv.arrivals)
+        committed = _cache_rows(out / "cache.sqlite")
+        assert 12 <= committed < N_REQUESTS, "the kill must land mid-run"
+        # only what was in flight at the kill was lost: at most `concurrency` requests on the wire plus
+        # answers the adapter's workers had queued for the runner but that were not committed yet
+        assert 0 <= arrivals_before - committed <= 2 * concurrency
+        assert not (out / "results.parquet").exists()  # killed before the end: no half-written table
+
+        res = evaluate(run_folder, adapter(srv), out=out, progress=False)
+        resent = len(srv.arrivals) - arrivals_before
+        # resume sends exactly the requests that were not committed: nothing answered is asked twice
+        assert resent == N_REQUESTS - committed
+        assert res.counts["cache_hits"] == committed and res.counts["calls"] == N_REQUESTS - committed
+        assert len(srv.counts()) == N_REQUESTS  # every unique request reached the server
+        assert sum(srv.counts().values()) - N_REQUESTS == arrivals_before - committed  # only lost in-flight repeats
+    t = pl.read_parquet(out / "results.parquet")
+    assert t.height == N_REQUESTS and t.select("variant_id", "prompt_type").is_duplicated().sum() == 0
+    assert t["error"].null_count() == t.height and res.status == "complete"
+    assert t.filter(pl.col("prompt_type") == "ocr").height == N_PROBLEMS * 8
+
+
+def _schedule(rid: str, attempt: int) -> Fault | None:
+    """~20% transient faults (500 / 429 / malformed), drawn per (request, attempt); requests whose id
+    starts with "0" fail on every attempt, so their retries are exhausted."""
+    if rid.startswith("0"):
+        return Fault("500")
+    u = random.Random(f"faults/{rid}/{attempt}").random()
+    return Fault("500") if u < 0.07 else Fault("429", retry_after=0.01) if u < 0.14 else \
+        Fault("malformed") if u < 0.2 else None
+
+
+@pytest.mark.slow
+def test_injected_faults_are_retried_and_nothing_is_lost(run_folder, tmp_path):
+    max_retries = 4
+    with LoopbackServer(schedule=_schedule) as srv:
+        res = evaluate(run_folder, adapter(srv, max_retries=max_retries), out=tmp_path / "run", progress=False,
+                       chunk_size=8)
+        arrivals, served, counts = srv.arrivals, srv.served(), srv.counts()
+    t = res.table
+    transient = [a for a in arrivals if a.fault != "ok" and not a.request_id.startswith("0")]
+    assert len(transient) >= 5 and {a.fault for a in transient} == {"500", "429", "malformed"}
+    doomed = {rid for rid in counts if rid.startswith("0")}
+    assert doomed  # some requests do exhaust their retries
+    assert t.height == N_REQUESTS and t.select("variant_id", "prompt_type").is_duplicated().sum() == 0
+    errors = t.filter(pl.col("error").is_not_null())
+    # errors only where retries were exhausted, every other request answered exactly once
+    assert errors.height == len(doomed) == res.counts["errors"]
+    assert errors["error"].str.contains(f"gave up after {max_retries + 1} attempts").all()
+    assert all(counts[rid] == max_retries + 1 for rid in doomed)
+    assert set(served) == set(counts) - doomed and max(served.values()) == 1
+    assert (errors.filter(pl.col("prompt_type") == "solve")["parse_status"] == "error").all()
+    assert res.counts["calls"] == N_REQUESTS and res.status == "complete"
+    # the failed requests are not cached: a re-run asks for exactly those again
+    with LoopbackServer() as srv2:
+        again = evaluate(run_folder, adapter(srv2), out=tmp_path / "run", progress=False)
+        assert len(srv2.arrivals) == len(doomed) and again.table["error"].null_count() == again.table.height
