@@ -115,8 +115,8 @@ def main() -> None:
     print(f"               runner overhead {i['overhead_ms_per_request']:.3f} ms/request "
           f"({i['overhead_ms_per_variant']:.3f} ms/variant); evaluate/direct = {i['evaluate_over_direct']}x "
           f"(direct fake calls {i['direct_fake_s']:.4f}s)")
-    print(f"{args.latency_ms:g} ms fake    : first {s['first_s']:.3f}s, cached re-run {s['rerun_s']:.3f}s -> re-run/first = "
-          f"{s['rerun_over_first']:.3f}")
+    print(f"{args.latency_ms:g} ms fake    : first {s['first_s']:.3f}s, cached re-run {s['rerun_s']:.3f}s -> "
+          f"re-run/first = {s['rerun_over_first']:.3f}")
     dest = ROOT / "bench" / "results" / "runner.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(res, indent=2) + "\n")

@@ -110,7 +110,8 @@ def run_run(args: argparse.Namespace) -> int:
         else:
             source = load_run(src)
         res = evaluate(source, model, out=out, gate_threshold=args.threshold, gate_policy=args.gate_policy,
-                       normalization={"casefold": args.casefold}, prompts={"ocr_first": True} if args.ocr_first else None,
+                       normalization={"casefold": args.casefold},
+                       prompts={"ocr_first": True} if args.ocr_first else None,
                        progress=not args.no_progress, max_requests=args.max_requests, external_gate=ext,
                        resume=not args.no_resume, limit=limit, chunk_size=args.chunk_size)
     finally:

@@ -2,8 +2,8 @@
 
 ``generate(problems, grid, seed=0, out="runs/x", workers=2)`` streams variants in problem-major
 order (``problem i``, then cells in ``grid.cells()`` order) through fixed-size *chunks*. A chunk is
-rendered by one worker, which writes its PNGs and one ``parts/chunk-NNNNNN.parquet`` file (written
-atomically); the parent only counts. At the end the parts are streamed into ``variants.parquet``.
+rendered by one process, which writes its PNGs and one ``parts/chunk-NNNNNN.parquet`` file (written
+atomically); only counts travel between processes. At the end the parts are streamed into ``variants.parquet``.
 The folder layout and the table columns are documented in :mod:`restplus.runfolder`.
 
 Properties:
@@ -28,7 +28,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -66,13 +66,11 @@ CHUNK_SIZE = 32  # variants per task: large enough to amortise IPC, small enough
 MERGE_ROWS = 2048  # rows per row group of variants.parquet
 
 
-def render_env() -> dict[str, Any]:
-    """Library versions that decide pixels; part of a run folder's identity."""
-    import PIL
-    from PIL import features
+def render_env(grid: Grid) -> dict[str, Any]:
+    """Library versions that decide pixels (the renderer's own list); part of a run's identity."""
+    from .render.provenance import library_versions
 
-    return {"pillow": PIL.__version__, **{lib: features.version(lib) for lib in ("freetype2", "raqm", "harfbuzz",
-                                                                                  "zlib")}}
+    return library_versions(grid.render.backend)
 
 
 def grid_fonts(grid: Grid) -> dict[str, str]:
@@ -184,7 +182,7 @@ def _worker_render(k: int) -> int:
 
 def _identity(grid: Grid, pdicts: list[dict[str, Any]], seed: int, chunk_size: int) -> dict[str, Any]:
     return {"spec_hash": grid.spec_hash, "problems_digest": problems_digest(pdicts), "seed": int(seed),
-            "chunk_size": int(chunk_size), "render_env": render_env(), "fonts": grid_fonts(grid)}
+            "chunk_size": int(chunk_size), "render_env": render_env(grid), "fonts": grid_fonts(grid)}
 
 
 def _prepare(out: Path, ident: dict[str, Any], grid: Grid, pdicts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -235,8 +233,9 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
              workers: int = 1, progress: bool = True, chunk_size: int = CHUNK_SIZE) -> RunFolder:
     """Render every problem in every cell of ``grid`` into the run folder ``out``; return its handle.
 
-    ``workers`` > 1 renders in this process plus ``workers - 1`` spawned ones. Re-running with the same inputs renders only
-    what is missing (``RunFolder.stats`` says how many variants were rendered and skipped).
+    ``workers`` > 1 renders in this process plus ``workers - 1`` spawned ones. Re-running with the
+    same inputs renders only what is missing (``RunFolder.stats`` says how many variants were
+    rendered and skipped).
     Raises CacheMismatchError when ``out`` was made from other inputs or an image on disk differs.
     """
     from tqdm.auto import tqdm
@@ -246,8 +245,7 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
         raise ProblemError("generate() got no problems; pass at least one Problem.")
     if not isinstance(workers, int) or workers < 1:
         raise SpecError(f"workers={workers!r} must be a whole number >= 1.")
-    ids = [p.problem_id for p in problems]
-    dup = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+    dup = sorted(i for i, n in Counter(p.problem_id for p in problems).items() if n > 1)
     if dup:
         raise ProblemError(f"problem ids must be unique; {dup[:5]} occur more than once. Remove duplicates or "
                            "give them distinct problem_id values.")

@@ -30,8 +30,9 @@ def _save(fig: Figure, stem: str | os.PathLike[str]) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    # constrained layout already fits the labels; bbox_inches="tight" would cost another full draw
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1])
     return paths
 
 

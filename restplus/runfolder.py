@@ -138,7 +138,8 @@ def variant_from_row(row: dict[str, Any], grid: Grid, pngs: list[bytes]) -> Vari
     images = tuple(RenderedImage(png=png, sha256=sha, pixel_sha256=psha, width=m["width"], height=m["height"],
                                  dpi=m["dpi"], rendered_text=m["rendered_text"], roles=tuple(m["roles"]),
                                  covariates=tuple(m["covariates"].items()), provenance=tuple(p.items()))
-                   for png, sha, psha, m, p in zip(pngs, row["image_sha256"], row["pixel_sha256"], metas, provs, strict=True))
+                   for png, sha, psha, m, p in zip(pngs, row["image_sha256"], row["pixel_sha256"], metas, provs,
+                                                   strict=True))
     parts = tuple(TextPart(p["text"]) if p["type"] == "text" else ImagePart(png=images[p["index"]].png,
                                                                             sha256=images[p["index"]].sha256)
                   for p in json.loads(row["parts"]))

@@ -156,8 +156,10 @@ class _Run:
         self.provenances: list[dict[str, Any]] = []
         self.seen: set[str] = set()
         self.golds: dict[tuple[str, str, tuple[str, ...]], str] = {}
-        self.n = dict(variants=0, duplicate_variants=0, rows=0, requests=0, duplicates=0, cache_hits=0, calls=0, errors=0, skipped=0,
-                      tokens_in=0, tokens_out=0, ext_requests=0, ext_calls=0, ext_errors=0)
+        # Counts per stage (manifest["counts"]): requests counts every row's request, duplicates the
+        # ones whose key was already known (sent once), skipped the ones max_requests left unsent.
+        self.n = dict(variants=0, duplicate_variants=0, requests=0, duplicates=0, cache_hits=0, calls=0, errors=0,
+                      skipped=0, tokens_in=0, tokens_out=0, ext_requests=0, ext_calls=0, ext_errors=0)
         self.decodings: dict[str, dict[str, Any]] = {}
 
     def _postfix(self) -> None:
@@ -328,7 +330,9 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
         table = write_outputs(out, rows, factors, external_gate is not None)
         if src.problems:
             write_problems(out, src.problems)
-        counts = {**run.n, "rows": table.height, "pending": len(run.specs) - table.height,
+        unique = {s.key for s in run.specs} | {s.ext_ocr_key for s in run.specs if s.ext_ocr_key}
+        counts = {**run.n, "unique_requests": len(unique), "rows": table.height,
+                  "pending": len(run.specs) - table.height,
                   "cache_file_entries": len(rc), **{f"cache_{k}": v for k, v in rc.stats().items()}}
         man = build_manifest(
             run_id=run_id, status=status, identity=identity, model_name=name, model_fp=fp, spec=spec,

@@ -9,13 +9,15 @@ same in every process, whatever the number of DataLoader workers.
 
 The state is plain data (problem dicts, the grid spec dict, seeds, cell ids), so a VariantSet
 pickles into torch DataLoader workers and renders the same bytes there as in the parent — and
-the same bytes that :func:`restplus.generate.generate` writes for the same seed.
+the same bytes that :func:`restplus.generate.generate` writes for the same seed. (Factor kinds or
+layouts registered at run time must also be registered in a module the worker imports, as with
+any spawned process.)
 """
 
 from __future__ import annotations
 
 import random
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
@@ -52,8 +54,13 @@ class VariantSet:
             if not isinstance(p, Problem):
                 raise ProblemError(f"VariantSet takes Problem objects, got {type(p).__name__}: {p!r:.80}. Wrap raw "
                                    "text with rp.variants(text, grid, answer=...) or build a Problem.")
+        dup = sorted(i for i, n in Counter(p.problem_id for p in problems).items() if n > 1)
+        if dup:
+            raise ProblemError(f"problem ids must be unique; {dup[:5]} occur more than once. Remove duplicates or "
+                               "give them distinct problem_id values.")
         if mode not in ("all", "random_cell"):
-            raise SpecError(f"mode={mode!r} must be 'all' or 'random_cell'.{did_you_mean(mode, ('all', 'random_cell'))}")
+            raise SpecError(f"mode={mode!r} must be 'all' or 'random_cell'."
+                            f"{did_you_mean(mode, ('all', 'random_cell'))}")
         self._pdicts = [p.to_dict() for p in problems]
         self._spec = grid_to_dict(grid)
         self.seed = int(seed)
@@ -188,17 +195,28 @@ class VariantSet:
         """A ``torch.utils.data.Dataset`` view; items are dicts (see :func:`item_dict`)."""
         return _torch_class()(self, images)
 
-    def hf_dataset(self, iterable: bool = False):
-        """A HF ``datasets.Dataset`` (or ``IterableDataset``) with declared Features incl. Image()."""
+    def hf_dataset(self, iterable: bool = False, cache_dir: str | None = None):
+        """A HF ``datasets.Dataset`` (or ``IterableDataset``) with declared Features incl. Image().
+
+        Columns: see :data:`restplus.exports.HF_COLUMNS_DOC`. The map-style dataset is written to
+        the HF cache under a fingerprint of this set's inputs plus the restplus version, render
+        library versions and font hashes, so it is rebuilt whenever any of them changes.
+        """
         import datasets
 
+        from . import __version__
         from .exports import hf_features
+        from .generate import grid_fonts, render_env
+        from .hashing import digest
 
         features = hf_features(self._grid)
         gen_kwargs = {"vs": self}
         if iterable:
             return datasets.IterableDataset.from_generator(_hf_rows, features=features, gen_kwargs=gen_kwargs)
-        return datasets.Dataset.from_generator(_hf_rows, features=features, gen_kwargs=gen_kwargs)
+        fp = digest({"state": self.__getstate__(), "restplus": __version__, "env": render_env(self._grid),
+                     "fonts": grid_fonts(self._grid)}, 32)
+        return datasets.Dataset.from_generator(_hf_rows, features=features, gen_kwargs=gen_kwargs, fingerprint=fp,
+                                               cache_dir=cache_dir)
 
 
 @lru_cache(maxsize=1)

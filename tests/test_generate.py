@@ -215,3 +215,22 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         generate(p, clash, out=tmp_path / "e", progress=False)
     with pytest.raises(CacheMismatchError, match="not a run folder"):
         load_run(tmp_path / "d")
+
+
+@pytest.mark.slow
+def test_script_without_main_guard_gets_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from restplus import factors as F\nfrom restplus.generate import generate\nfrom restplus.grid import Grid\n"
+        "from restplus.problems.base import Problem, Segment\n"
+        "ps = [Problem(segments=(Segment('question', f'What is {i} + 1?'),), answer=str(i + 1), "
+        "answer_type='number') for i in range(4)]\n"
+        f"generate(ps, Grid(F.dpi([50])), out={str(tmp_path / 'run')!r}, workers=2, progress=False, chunk_size=1)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=root, timeout=120,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode != 0
+    assert "GenerateError" in proc.stderr and 'if __name__ == "__main__"' in proc.stderr

@@ -196,3 +196,25 @@ def test_misconfiguration_raises_model_error(tiny_model_dir, kwargs, match):
         kwargs["path"] = str(tiny_model_dir / kwargs.pop("family"))
     with pytest.raises(ModelError, match=match):
         load("hf", **kwargs)
+
+
+def test_stop_strings_cut_the_output_like_the_openai_api(tiny_qwen2vl):
+    base = Request(parts=(TextPart("What is 2 + 3?"),), decoding=Decoding(max_tokens=8))
+    with load("hf", path=str(tiny_qwen2vl)) as m:
+        full = m.generate([base])[0].text
+        k = next(i for i, ch in enumerate(full) if i > 0 and ch.isascii() and ch.isalnum() and full.index(ch) == i)
+        stopped = m.generate([Request(parts=base.parts, decoding=Decoding(max_tokens=8, stop=(full[k],)))])[0]
+    assert stopped.text == full[:k] and stopped.finish_reason == "stop"
+
+
+def test_tiny_builders_are_deterministic_and_leave_the_rng_alone(tmp_path):
+    import torch
+
+    from restplus.models._hf_load import folder_digest
+    from restplus.testing.tiny import build_tiny_llava
+
+    state = torch.random.get_rng_state()
+    a, b = build_tiny_llava(tmp_path / "a", seed=5), build_tiny_llava(tmp_path / "b", seed=5)
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert folder_digest(a)["files_sha256"] == folder_digest(b)["files_sha256"]
+    assert folder_digest(build_tiny_llava(tmp_path / "c", seed=6))["files_sha256"] != folder_digest(a)["files_sha256"]

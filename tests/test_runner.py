@@ -144,7 +144,8 @@ def test_identical_rerun_makes_zero_calls(setup, tmp_path):
 def test_identical_requests_are_sent_once(setup, tmp_path):
     _, _, variants = setup
     twin = dataclasses.replace(variants[3], variant_id="twin")  # same parts, so the same request keys
-    model = Counting(EchoGold(answer_fn=lambda r: oracle(variants).get(r.tag.replace(":twin", ":" + variants[3].variant_id))))
+    gold = oracle(variants)
+    model = Counting(EchoGold(answer_fn=lambda r: gold.get(r.tag.replace(":twin", ":" + variants[3].variant_id))))
     res = run([*variants, variants[0], twin], model, tmp_path / "r", setup)  # variants[0] repeated
     assert max(model.counts.values()) == 1 and model.total == n_rows(variants)
     assert res.table.height == n_rows(variants) + n_rows([twin])

@@ -146,6 +146,8 @@ def test_variants_of_raw_text_and_of_a_problem():
         VariantSet([], make_grid())
     with pytest.raises(ProblemError, match="Problem objects"):
         VariantSet(["raw text"], make_grid())  # type: ignore[list-item]
+    with pytest.raises(ProblemError, match="unique"):
+        VariantSet([p, p], make_grid())
 
 
 def _loader_items(ds, workers: int) -> list[dict]:
@@ -185,7 +187,7 @@ def test_hf_dataset_round_trips_with_identical_pixels(vs, tmp_path):
     import numpy as np
 
     sub = vs.filter(dpi=50)
-    ds = sub.hf_dataset()
+    ds = sub.hf_dataset(cache_dir=str(tmp_path / "cache"))
     assert isinstance(ds.features["images"].feature, datasets.Image)
     assert len(ds) == len(sub)
     ds.save_to_disk(str(tmp_path / "hf"))
@@ -199,3 +201,6 @@ def test_hf_dataset_round_trips_with_identical_pixels(vs, tmp_path):
             [np.asarray(im.part().to_pil()).tobytes() for im in v.images]
     it = vs.filter(modality="text").hf_dataset(iterable=True)
     assert [r["modality"] for r in it] == ["text"] * 4
+    # another seed must not be served from the cache of the first
+    other = VariantSet(make_problems(), make_grid(), seed=4).filter(dpi=50).hf_dataset(cache_dir=str(tmp_path / "cache"))
+    assert other["variant_id"] != ds["variant_id"]
