@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Rows of W generated per block: bounds memory at CHUNK x n_problems weights.
-CHUNK = 128
+from restplus.errors import AnalysisError
+
+# Index draws per block when generating weights: bounds the temporary int64 array (~64 MB).
+CHUNK_CELLS = 8_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,39 +53,61 @@ def cluster_sums(group: np.ndarray, problem: np.ndarray, stats: np.ndarray, n_gr
     return ClusterSums(out.reshape(n_problems, n_groups, k))
 
 
-def replicate_sums(cs: ClusterSums, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap replicate sums, shape (n_boot, G, K), from ``np.random.default_rng(seed)``.
+def bootstrap_weights(n_problems: int, n_boot: int, seed: int) -> np.ndarray:
+    """Problem multiplicities of ``n_boot`` resamples, shape (n_boot, n_problems), float32.
 
-    Each replicate draws ``P`` problems with replacement (multinomial counts). float32 keeps the
-    matrix product fast; sums of integer counts stay exact below 2**24.
+    Each replicate draws ``n_problems`` problems with replacement from ``np.random.default_rng(seed)``
+    (counts are multinomial; drawn as indices and counted with one ``bincount``).
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_boot, n_problems), dtype=np.float32)
+    step = max(1, CHUNK_CELLS // max(n_problems, 1))
+    for start in range(0, n_boot, step):
+        b = min(step, n_boot - start)
+        idx = rng.integers(0, n_problems, size=(b, n_problems))
+        idx += (np.arange(b) * n_problems)[:, None]
+        out[start:start + b] = np.bincount(idx.ravel(), minlength=b * n_problems).reshape(b, n_problems)
+    return out
+
+
+def replicate_sums(cs: ClusterSums, n_boot: int, seed: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Bootstrap replicate sums, shape (n_boot, G, K): ``W @ S`` with W from :func:`bootstrap_weights`.
+
+    Pass ``weights`` to reuse one set of resamples across calls (every scope of one analysis then
+    sees the same resampled problems). float32 keeps the product fast; integer sums stay exact
+    below 2**24.
     """
     p, g, k = cs.sums.shape
-    rng = np.random.default_rng(seed)
+    w = bootstrap_weights(p, n_boot, seed) if weights is None else weights
+    if w.shape != (n_boot, p):
+        raise AnalysisError(f"bootstrap weights have shape {w.shape}, expected {(n_boot, p)} (one row per "
+                            f"replicate, one column per problem).")
     s = cs.sums.reshape(p, g * k).astype(np.float32)
-    out = np.empty((n_boot, g * k), dtype=np.float64)
-    probs = np.full(p, 1.0 / p)
-    for start in range(0, n_boot, CHUNK):
-        b = min(CHUNK, n_boot - start)
-        w = rng.multinomial(p, probs, size=b).astype(np.float32)
-        out[start:start + b] = w @ s
-    return out.reshape(n_boot, g, k)
+    return (w @ s).astype(np.float64).reshape(n_boot, g, k)
 
 
 def percentile_ci(reps: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Percentile interval over axis 0, ignoring NaN replicates; also the share of NaN replicates."""
+    """Percentile interval over axis 0, ignoring NaN replicates; also the share of NaN replicates.
+
+    Vectorised over the remaining axes (sorting puts NaN last; each column interpolates among its
+    own finite values, as ``np.nanquantile`` does, without its per-column Python loop).
+    """
     lo_q, hi_q = (1 - ci) / 2, 1 - (1 - ci) / 2
     finite = np.isfinite(reps)
-    share_nan = 1.0 - finite.mean(axis=0)
-    with np.errstate(all="ignore"):
-        safe = np.where(finite, reps, np.nan)
-        all_nan = ~finite.any(axis=0)
-        # nanquantile warns on all-NaN slices; fill them and blank afterwards
-        safe[:, all_nan] = 0.0
-        lo = np.nanquantile(safe, lo_q, axis=0)
-        hi = np.nanquantile(safe, hi_q, axis=0)
-    lo[all_nan] = np.nan
-    hi[all_nan] = np.nan
-    return lo, hi, share_nan
+    n_ok = finite.sum(axis=0)
+    share_nan = 1.0 - n_ok / reps.shape[0]
+    srt = np.sort(np.where(finite, reps, np.nan), axis=0)
+
+    def q(level: float) -> np.ndarray:
+        pos = level * np.maximum(n_ok - 1, 0)
+        lo_i = np.floor(pos).astype(np.int64)
+        hi_i = np.minimum(lo_i + 1, np.maximum(n_ok - 1, 0))
+        a = np.take_along_axis(srt, lo_i[None], axis=0)[0]
+        b = np.take_along_axis(srt, hi_i[None], axis=0)[0]
+        out = a + (b - a) * (pos - lo_i)
+        return np.where(n_ok > 0, out, np.nan)
+
+    return q(lo_q), q(hi_q), share_nan
 
 
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 from restplus.errors import AnalysisError, unknown_name
 
 from ._common import ensure_single_model, natural_key, natural_sorted, prepare, warn
-from .bootstrap import cluster_sums, kappa_from_sums, percentile_ci, ratio, replicate_sums
+from .bootstrap import bootstrap_weights, cluster_sums, kappa_from_sums, percentile_ci, ratio, replicate_sums
 from .units import build_units, present_modalities
 
 Scope = Literal["overall", "factor", "cell"]
@@ -104,12 +104,19 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
     parts: list[pl.DataFrame] = []
     groups = units.partition_by(by, maintain_order=True, as_dict=True) if by else {(): units}
     for key, u in groups.items():
+        # one problem coding and one set of resamples per group: gated and ungated rows, and every
+        # scope, are computed on the same bootstrap draws of problems
+        pcode = (u.get_column("problem_id").rank("dense") - 1).to_numpy().astype(np.int64)
+        n_prob = int(pcode.max()) + 1
+        weights = bootstrap_weights(n_prob, n_boot, seed) if n_boot else None
         for gated_flag in passes:
-            uu = u.filter(pl.col("gate_ok")) if gated_flag else u
-            if uu.height == 0:
+            mask = u.get_column("gate_ok").fill_null(True).to_numpy() if gated_flag else np.ones(u.height, bool)
+            if not mask.any():
                 warn(f"no unit passes the gate{_key_text(by, key)}: gated metrics are empty.", sink)
                 continue
-            frame = _metrics_for(uu, factors, mods, scopes, gated_flag, has_gate, n_boot, seed, ci)
+            uu = u.filter(pl.Series(mask))
+            frame = _metrics_for(uu, pcode[mask], n_prob, weights, factors, mods, scopes, gated_flag, has_gate,
+                                 ci)
             for b, v in zip(by, key):
                 frame = frame.with_columns(pl.lit(v).alias(b))
             parts.append(frame)
@@ -180,15 +187,14 @@ def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | 
     return codes.astype(np.int64), labels
 
 
-def _metrics_for(u: pl.DataFrame, factors: list[str], mods: list[str], scopes: Sequence[str], gated: bool,
-                 has_gate: bool, n_boot: int, seed: int, ci: float) -> pl.DataFrame:
+def _metrics_for(u: pl.DataFrame, pcode: np.ndarray, n_prob: int, weights: np.ndarray | None, factors: list[str],
+                 mods: list[str], scopes: Sequence[str], gated: bool, has_gate: bool, ci: float) -> pl.DataFrame:
     names, metrics = _stats_layout(mods)
     if not gated and has_gate:
         metrics = [*metrics, ("gate_pass", "ratio", ("gate", "n"))]
     idx = {n: i for i, n in enumerate(names)}
     stats = _unit_stats(u, mods, names)
-    pcode = (u.get_column("problem_id").rank("dense") - 1).to_numpy().astype(np.int64)
-    n_prob = int(pcode.max()) + 1
+    n_boot = 0 if weights is None else weights.shape[0]
     plan: list[tuple[str, str | None]] = []
     if "overall" in scopes:
         plan.append(("overall", None))
@@ -202,7 +208,7 @@ def _metrics_for(u: pl.DataFrame, factors: list[str], mods: list[str], scopes: S
         cs = cluster_sums(codes, pcode, stats, len(labels), n_prob)
         tot = cs.totals()  # (G, K)
         present = cs.sums > 0  # (P, G, K): which problems contribute to each sum
-        reps = replicate_sums(cs, n_boot, seed) if n_boot else None
+        reps = replicate_sums(cs, n_boot, 0, weights=weights) if weights is not None else None
         for metric, kind, args in metrics:
             cols = [idx[a] for a in args]
             point = _metric_values(kind, tot[None, :, cols], len(mods))[0]
