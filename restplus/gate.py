@@ -42,6 +42,9 @@ class Normalization:
     strip                remove leading/trailing whitespace
     casefold             compare case-insensitively (off by default: case is content)
     strip_code_fence     drop one markdown code fence around the whole transcription
+    ignore_whitespace    drop all whitespace (off by default). For maths items "2A+3B=7" and
+                         "2A + 3B = 7" say the same thing, and OCR engines often lose spaces
+                         around operators; the demo turns this on and says so.
     """
 
     nfkc: bool = True
@@ -49,6 +52,7 @@ class Normalization:
     strip: bool = True
     casefold: bool = False
     strip_code_fence: bool = True
+    ignore_whitespace: bool = False
 
     def apply(self, text: str) -> str:
         if self.strip_code_fence:
@@ -63,6 +67,8 @@ class Normalization:
             text = text.strip()
         if self.casefold:
             text = text.casefold()
+        if self.ignore_whitespace:
+            text = _WS.sub("", text)
         return text
 
     def to_dict(self) -> dict[str, bool]:

@@ -74,14 +74,10 @@ def render_env(grid: Grid) -> dict[str, Any]:
 
 
 def grid_fonts(grid: Grid) -> dict[str, str]:
-    """sha256 of every font file the grid can use (default, fallbacks, font-factor levels)."""
-    from .render.fonts import resolve_font
+    """Verified sha256 of every font file the grid can use, sorted by family (fails early if one is off)."""
+    from .render import grid_fonts as _grid_fonts
 
-    names = {grid.render.font, *grid.render.fallback_fonts}
-    for f in grid.factors:
-        if f.kind == "font":
-            names.update(str(lv) for lv in f.levels)
-    return {n: resolve_font(n).sha256 for n in sorted(names)}
+    return dict(sorted(_grid_fonts(grid).items()))
 
 
 def _git_commit() -> str | None:

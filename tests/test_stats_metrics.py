@@ -232,3 +232,22 @@ def test_identities_on_random_tables(t):
             assert v["cfr"] == pytest.approx((mmc - allc) / mmc)
         else:
             assert v["cfr"] is None
+
+
+def test_vectorised_percentiles_match_numpy_nanquantile():
+    from restplus.stats.bootstrap import bootstrap_weights, percentile_ci
+
+    rng = np.random.default_rng(3)
+    reps = rng.normal(size=(500, 7))
+    reps[rng.random(reps.shape) < 0.1] = np.nan
+    reps[:, 3] = np.nan  # an all-NaN column stays NaN
+    lo, hi, share = percentile_ci(reps, 0.9)
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore", RuntimeWarning)
+        np.testing.assert_allclose(lo, np.nanquantile(reps, 0.05, axis=0), equal_nan=True)
+        np.testing.assert_allclose(hi, np.nanquantile(reps, 0.95, axis=0), equal_nan=True)
+    assert share[3] == 1.0 and 0.05 < share[0] < 0.15
+    w = bootstrap_weights(40, 300, seed=9)
+    assert w.shape == (300, 40) and (w.sum(axis=1) == 40).all()
+    assert np.array_equal(w, bootstrap_weights(40, 300, seed=9))
+    assert abs(w.mean() - 1.0) < 1e-9 and 0.8 < w.var() < 1.2  # multinomial(n, 1/n): variance ~ 1

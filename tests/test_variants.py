@@ -202,5 +202,6 @@ def test_hf_dataset_round_trips_with_identical_pixels(vs, tmp_path):
     it = vs.filter(modality="text").hf_dataset(iterable=True)
     assert [r["modality"] for r in it] == ["text"] * 4
     # another seed must not be served from the cache of the first
-    other = VariantSet(make_problems(), make_grid(), seed=4).filter(dpi=50).hf_dataset(cache_dir=str(tmp_path / "cache"))
+    other = VariantSet(make_problems(), make_grid(), seed=4).filter(dpi=50)
+    other = other.hf_dataset(cache_dir=str(tmp_path / "cache"))
     assert other["variant_id"] != ds["variant_id"]

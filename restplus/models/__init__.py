@@ -63,7 +63,7 @@ def resolve(name: str) -> type[ModelAdapter]:
     return cls
 
 
-def load(name: str, **kwargs: Any) -> ModelAdapter:
+def load(name: str, /, **kwargs: Any) -> ModelAdapter:
     """Build the adapter registered as ``name`` with ``kwargs``, e.g. ``load("hf", path="models/qwen")``."""
     return resolve(name)(**kwargs)
 

@@ -28,7 +28,9 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -88,6 +90,8 @@ class ReaderAdapter(ModelAdapter):
         name: label for logs; default "reader:tesseract".
     """
 
+    MEMO_SIZE = 4096  # transcriptions kept in memory (a few KB each)
+
     def __init__(self, *, concurrency: int = 2, lang: str = "eng", psm: int = 6, tesseract_cmd: str | None = None,
                  timeout_s: float = 60.0, name: str | None = None) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
@@ -105,6 +109,8 @@ class ReaderAdapter(ModelAdapter):
         if out.returncode != 0 or not first:
             raise ModelError(f"'{cmd} --version' failed (exit {out.returncode}): {out.stderr.strip()[:200]}")
         self.tesseract_version = first[0].strip()
+        self._memo: OrderedDict[str, str] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def fingerprint(self) -> dict[str, Any]:
         return {"adapter": "reader", "tesseract": self.tesseract_version, "lang": self.lang, "psm": self.psm,
@@ -114,7 +120,21 @@ class ReaderAdapter(ModelAdapter):
         return f"ReaderAdapter(name={self.name!r}, tesseract={self.tesseract_version!r}, psm={self.psm})"
 
     def ocr(self, png: bytes) -> str:
-        """Transcription of one PNG; raises RuntimeError when tesseract fails or times out."""
+        """Transcription of one PNG (memoised by sha256: the OCR and the solve request of one variant
+        read the same image, and tesseract is deterministic); raises RuntimeError on failure."""
+        key = hashlib.sha256(png).hexdigest()
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        text = self._tesseract(png)
+        with self._memo_lock:
+            self._memo[key] = text
+            while len(self._memo) > self.MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return text
+
+    def _tesseract(self, png: bytes) -> str:
         args = [self.cmd, "stdin", "stdout", "--psm", str(self.psm), "-l", self.lang]
         try:
             out = subprocess.run(args, input=png, capture_output=True, env=self.env, timeout=self.timeout_s)
