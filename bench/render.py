@@ -153,6 +153,8 @@ def bench_rss(small: int, large: int, tmp: Path, workers: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (RSS: 1k vs 10k variants)")
+    ap.add_argument("--only", choices=("single", "workers", "rss"), action="append",
+                    help="run only these parts (repeatable); other parts keep their previous results")
     ap.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
@@ -160,19 +162,21 @@ def main() -> None:
         _gen_child(int(n), out, int(w), int(seed))
         return
     q = args.quick
-    result: dict = {"platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_at_start": os.getloadavg(), "quick": q}
+    only = set(args.only or ("single", "workers", "rss"))
+    out = ROOT / "bench" / "results" / "render.json"
+    result: dict = json.loads(out.read_text()) if args.only and out.exists() else {}
+    result.update({"platform": platform.platform(), "python": platform.python_version(), "quick": q})
     with tempfile.TemporaryDirectory(prefix="restplus-bench-") as d:
         tmp = Path(d)
-        result["single_image"] = bench_single(20 if q else 30, 5 if q else 9)
-        print("single image:", json.dumps(result["single_image"]), flush=True)
-        result["workers"] = bench_workers(900 if q else 2700, tmp, repeats=1 if q else 2)
-        print("workers:", json.dumps(result["workers"]), flush=True)
-        small, large = (1000, 10000) if q else (5000, 50000)
-        result["peak_rss"] = bench_rss(small, large, tmp, workers=2)
-        print("peak RSS:", json.dumps(result["peak_rss"]), flush=True)
-    result["loadavg_at_end"] = os.getloadavg()
-    out = ROOT / "bench" / "results" / "render.json"
+        parts = {"single": ("single_image", lambda: bench_single(20 if q else 30, 5 if q else 9)),
+                 "workers": ("workers", lambda: bench_workers(900 if q else 2700, tmp, repeats=1 if q else 2)),
+                 "rss": ("peak_rss", lambda: bench_rss(*((1000, 10000) if q else (5000, 50000)), tmp, workers=2))}
+        for name in ("single", "workers", "rss"):
+            if name in only:
+                key, fn = parts[name]
+                load0 = os.getloadavg()
+                result[key] = {**fn(), "loadavg_before": load0, "loadavg_after": os.getloadavg()}
+                print(f"{key}:", json.dumps(result[key]), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")

@@ -9,8 +9,8 @@ The folder layout and the table columns are documented in :mod:`restplus.runfold
 Properties:
 - memory is bounded by (chunk size x in-flight chunks), never by the number of variants;
 - ``workers=n`` renders in the calling process plus ``n - 1`` spawned processes, which receive
-  only plain data (problem dicts, the grid spec dict, the seed) once and rebuild grid, problems
-  and fonts once per process;
+  only plain data (the grid spec dict, the seed, the folder) once, read the problems from
+  ``problems.jsonl`` and build grid, problems and fonts once per process;
 - resumable: finished chunks whose images still hash to their recorded sha256 are skipped, so a
   crashed or repeated run renders only what is missing; an existing image whose sha256 differs
   from the new render is refused (CacheMismatchError with both hashes);
@@ -39,7 +39,6 @@ import pyarrow.parquet as pq
 
 from .errors import CacheMismatchError, ProblemError, RestplusError, SpecError
 from .grid import Grid, variant_seed
-from .hashing import canonical_json
 from .problems.base import Problem
 from .runfolder import (
     GRID_FILE,
@@ -51,7 +50,9 @@ from .runfolder import (
     atomic_write,
     check_image,
     factor_columns,
+    problem_line,
     problems_digest,
+    read_problems,
     rows_to_table,
     table_schema,
     variant_row,
@@ -100,12 +101,8 @@ def _restplus_version() -> str:
 class _Job:
     """Everything a process needs to render chunks; rebuilt from plain data in each worker."""
 
-    def __init__(self, problem_dicts: list[dict[str, Any]], spec: dict[str, Any], seed: int, out: str,
-                 chunk_size: int):
-        from .spec import grid_from_dict
-
-        self.problems = [Problem.from_dict(d) for d in problem_dicts]
-        self.grid = grid_from_dict(spec)
+    def __init__(self, problems: list[Problem], grid: Grid, seed: int, out: str | Path, chunk_size: int):
+        self.problems, self.grid = problems, grid
         self.cells = self.grid.cells()
         self.seed, self.out, self.chunk_size = int(seed), Path(out), int(chunk_size)
         self.schema = table_schema(self.grid)
@@ -165,10 +162,13 @@ def _images_ok(out: Path, rows: list[dict[str, Any]]) -> bool:
 _WORKER_JOB: _Job | None = None  # one per worker process, set by the pool initializer
 
 
-def _init_worker(problem_dicts: list[dict[str, Any]], spec: dict[str, Any], seed: int, out: str,
-                 chunk_size: int) -> None:
+def _init_worker(spec: dict[str, Any], seed: int, out: str, chunk_size: int) -> None:
+    # Problems come from the run folder's problems.jsonl (already written and digest-checked), so
+    # the parent never holds a pickled copy of them per worker.
+    from .spec import grid_from_dict
+
     global _WORKER_JOB
-    _WORKER_JOB = _Job(problem_dicts, spec, seed, out, chunk_size)
+    _WORKER_JOB = _Job(read_problems(Path(out) / PROBLEMS_FILE), grid_from_dict(spec), seed, out, chunk_size)
 
 
 def _worker_render(k: int) -> int:
@@ -176,12 +176,12 @@ def _worker_render(k: int) -> int:
     return _WORKER_JOB.render_chunk(k)
 
 
-def _identity(grid: Grid, pdicts: list[dict[str, Any]], seed: int, chunk_size: int) -> dict[str, Any]:
-    return {"spec_hash": grid.spec_hash, "problems_digest": problems_digest(pdicts), "seed": int(seed),
+def _identity(grid: Grid, problems: list[Problem], seed: int, chunk_size: int) -> dict[str, Any]:
+    return {"spec_hash": grid.spec_hash, "problems_digest": problems_digest(problems), "seed": int(seed),
             "chunk_size": int(chunk_size), "render_env": render_env(grid), "fonts": grid_fonts(grid)}
 
 
-def _prepare(out: Path, ident: dict[str, Any], grid: Grid, pdicts: list[dict[str, Any]]) -> dict[str, Any]:
+def _prepare(out: Path, ident: dict[str, Any], grid: Grid, problems: list[Problem]) -> dict[str, Any]:
     """Create the folder or check that an existing one was made from the same inputs."""
     mpath = out / MANIFEST
     if mpath.exists():
@@ -196,7 +196,11 @@ def _prepare(out: Path, ident: dict[str, Any], grid: Grid, pdicts: list[dict[str
                                  "folder into it. Choose an empty or new folder.")
     (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
     grid.save(str(out / GRID_FILE))
-    atomic_write(out / PROBLEMS_FILE, "".join(canonical_json(d) + "\n" for d in pdicts).encode("utf-8"))
+    tmp = out / f".{PROBLEMS_FILE}.tmp"
+    with open(tmp, "wb") as fh:  # streamed: no whole-file string in memory
+        for p in problems:
+            fh.write(problem_line(p))
+    os.replace(tmp, out / PROBLEMS_FILE)
     manifest = {"format": 1, "status": "incomplete", **ident, "restplus_version": _restplus_version(),
                 "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": _git_commit()}
     atomic_write(mpath, json.dumps(manifest, indent=2).encode("utf-8"))
@@ -246,10 +250,9 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
         raise ProblemError(f"problem ids must be unique; {dup[:5]} occur more than once. Remove duplicates or "
                            "give them distinct problem_id values.")
     factor_columns(grid)  # refuse factor names that collide with table columns before touching disk
-    pdicts = [p.to_dict() for p in problems]
     out = Path(out)
-    manifest = _prepare(out, _identity(grid, pdicts, seed, chunk_size), grid, pdicts)
-    job = _Job(pdicts, _spec(grid), seed, str(out), chunk_size)
+    manifest = _prepare(out, _identity(grid, problems, seed, chunk_size), grid, problems)
+    job = _Job(problems, grid, seed, out, chunk_size)
     n_chunks = -(-job.total // job.chunk_size)
     if manifest.get("status") == "complete" and (out / TABLE_FILE).exists():
         run = RunFolder(out)
@@ -270,7 +273,7 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
                 bar.update(job.render_chunk(k))
         else:
             try:
-                _run_pool(job, todo, workers, pdicts, _spec(grid), bar)
+                _run_pool(job, todo, workers, bar)
             except BrokenProcessPool as exc:
                 raise GenerateError(
                     f"a worker process died while generating {out} ({exc}). Workers are spawned, so a script that "
@@ -291,8 +294,7 @@ def _spec(grid: Grid) -> dict[str, Any]:
     return grid_to_dict(grid)
 
 
-def _run_pool(job: _Job, todo: list[int], workers: int, pdicts: list[dict[str, Any]], spec: dict[str, Any],
-              bar: Any) -> None:
+def _run_pool(job: _Job, todo: list[int], workers: int, bar: Any) -> None:
     """Render chunks in ``workers - 1`` spawned processes plus this one.
 
     The calling process renders too (it would otherwise sit idle), which saves one interpreter
@@ -303,7 +305,7 @@ def _run_pool(job: _Job, todo: list[int], workers: int, pdicts: list[dict[str, A
     pending = deque(todo)
     limit = 3 * (workers - 1)
     with ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
-                             initargs=(pdicts, spec, job.seed, str(job.out), job.chunk_size)) as pool:
+                             initargs=(_spec(job.grid), job.seed, str(job.out), job.chunk_size)) as pool:
         inflight: set[Any] = set()
         while pending or inflight:
             for fut in [f for f in inflight if f.done()]:

@@ -2,9 +2,10 @@
 
 Layout of a run folder written by :func:`restplus.generate.generate`::
 
-    manifest.json           identity and environment: restplus / python / Pillow / FreeType / raqm /
-                            HarfBuzz versions, platform, git commit (or null), spec_hash, problems
-                            digest, run seed, chunk size, font file sha256s, counts, status
+    manifest.json           identity: spec_hash, problems_digest (sha256 of problems.jsonl), seed,
+                            chunk size, render_env (Pillow / FreeType / raqm / HarfBuzz / zlib / numpy
+                            versions), fonts (family -> file sha256); plus restplus and python
+                            versions, platform, git commit (or null), counts, status
     grid.yaml               the grid as a self-contained spec (``save_grid``)
     problems.jsonl          one ``Problem.to_dict()`` per line, in generation order
     images/<problem_id>/<cell_id>.png      first image of a variant (``<cell_id>_<k>.png`` for k >= 1);
@@ -35,9 +36,10 @@ Columns of ``variants.parquet`` (one row per problem x cell, problem-major, cell
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -47,7 +49,7 @@ import pyarrow.parquet as pq
 
 from .errors import CacheMismatchError, SpecError, UnknownNameError, did_you_mean
 from .grid import Grid
-from .hashing import canonical_json, digest, file_sha256
+from .hashing import canonical_json, file_sha256, sha256_bytes
 from .problems.base import Problem
 from .records import ImagePart, TextPart
 from .variant import RenderedImage, Variant
@@ -148,9 +150,22 @@ def variant_from_row(row: dict[str, Any], grid: Grid, pngs: list[bytes]) -> Vari
                    answer_type=row["answer_type"], variant_id=row["variant_id"])
 
 
-def problems_digest(problem_dicts: list[dict[str, Any]]) -> str:
-    """Digest of the problems in order (order decides variant order, so it is part of identity)."""
-    return digest(problem_dicts, 16)
+def problem_line(p: Problem) -> bytes:
+    """One line of problems.jsonl: the canonical JSON of ``Problem.to_dict()``."""
+    return (canonical_json(p.to_dict()) + "\n").encode("utf-8")
+
+
+def problems_digest(problems: Iterable[Problem]) -> str:
+    """sha256 (16 hex) of problems.jsonl, streamed; order decides variant order, so it counts."""
+    h = hashlib.sha256()
+    for p in problems:
+        h.update(problem_line(p))
+    return h.hexdigest()[:16]
+
+
+def read_problems(path: Path) -> list[Problem]:
+    with open(path, encoding="utf-8") as fh:
+        return [Problem.from_dict(json.loads(line)) for line in fh if line.strip()]
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -202,8 +217,7 @@ class RunFolder:
     @property
     def problems(self) -> list[Problem]:
         if self._problems is None:
-            with open(self.path / PROBLEMS_FILE, encoding="utf-8") as fh:
-                self._problems = [Problem.from_dict(json.loads(line)) for line in fh if line.strip()]
+            self._problems = read_problems(self.path / PROBLEMS_FILE)
         return self._problems
 
     @property
@@ -225,20 +239,28 @@ class RunFolder:
         for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
             yield from batch.to_pylist()
 
-    def read_png(self, relpath: str) -> bytes:
-        return (self.path / relpath).read_bytes()
+    def read_png(self, relpath: str, sha256: str | None = None) -> bytes:
+        """An image's bytes; with ``sha256``, refuse a file whose content differs (both hashes shown)."""
+        data = (self.path / relpath).read_bytes()
+        if sha256 is not None and sha256_bytes(data) != sha256:
+            raise CacheMismatchError(f"{self.path / relpath} has sha256 {sha256_bytes(data)} but the variant table "
+                                     f"records {sha256}; the file was changed. Re-generate the run folder.")
+        return data
+
+    def _pngs(self, row: dict[str, Any]) -> list[bytes]:
+        return [self.read_png(p, s) for p, s in zip(row["image_paths"], row["image_sha256"], strict=True)]
 
     def variants(self, batch_size: int = 256) -> Iterator[Variant]:
-        """Every variant in table order, with the exact PNG bytes that were written."""
+        """Every variant in table order, with the exact PNG bytes that were written (hash-checked)."""
         grid = self.grid
         for row in self.iter_rows(batch_size):
-            yield variant_from_row(row, grid, [self.read_png(p) for p in row["image_paths"]])
+            yield variant_from_row(row, grid, self._pngs(row))
 
     def variant(self, variant_id: str) -> Variant:
         """One variant by id (scans the table; use ``table()`` for bulk look-ups)."""
         for row in self.iter_rows():
             if row["variant_id"] == variant_id:
-                return variant_from_row(row, self.grid, [self.read_png(p) for p in row["image_paths"]])
+                return variant_from_row(row, self.grid, self._pngs(row))
         ids = self.table()["variant_id"].to_list()
         raise UnknownNameError(f"run folder {self.path} has no variant {variant_id!r}.{did_you_mean(variant_id, ids)}")
 

@@ -10,7 +10,7 @@ import pytest
 
 import restplus.render as render
 from restplus import factors as F
-from restplus.errors import CacheMismatchError, ProblemError, SpecError
+from restplus.errors import CacheMismatchError, ProblemError, SpecError, UnknownNameError
 from restplus.generate import generate
 from restplus.grid import Grid
 from restplus.hashing import file_sha256
@@ -62,7 +62,12 @@ def run1(tmp_path_factory):
 
 
 def folder_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file's bytes; the manifest without its git commit (the tree may be committed meanwhile)."""
+    out = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    m = json.loads(out.pop("manifest.json"))
+    m.pop("git_commit")
+    out["manifest.json"] = json.dumps(m, sort_keys=True).encode()
+    return out
 
 
 def test_generate_writes_the_documented_folder(run1):
@@ -188,6 +193,19 @@ def test_load_run_rebuilds_full_variants(run1):
                 (y.png, y.sha256, y.pixel_sha256, y.width, y.height, y.dpi, y.rendered_text, y.roles)
             assert dict(x.covariates) == dict(y.covariates)
             assert json.dumps(dict(x.provenance), sort_keys=True) == json.dumps(dict(y.provenance), sort_keys=True)
+
+
+def test_reading_a_tampered_image_is_refused_and_lookup_by_id(tmp_path):
+    out = tmp_path / "run"
+    run = generate(make_problems()[:1], make_grid(), out=out, progress=False)
+    row = run.table().filter(pl.col("modality") == "mixed").row(0, named=True)
+    assert run.variant(row["variant_id"]).images[0].sha256 == row["image_sha256"][0]
+    with pytest.raises(UnknownNameError, match="Did you mean"):
+        run.variant(row["variant_id"][:-1] + "x")
+    (out / row["image_paths"][0]).write_bytes(b"changed")
+    with pytest.raises(CacheMismatchError) as ei:
+        list(load_run(out).variants())
+    assert row["image_sha256"][0] in str(ei.value)
 
 
 @pytest.mark.slow

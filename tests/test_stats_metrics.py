@@ -218,6 +218,7 @@ def random_tables(draw):
     return pl.DataFrame(rows)
 
 
+@pytest.mark.filterwarnings("ignore::restplus.stats.AnalysisWarning")  # e.g. no unit passes the gate
 @settings(database=None, derandomize=True, max_examples=60, deadline=None)
 @given(random_tables())
 def test_identities_on_random_tables(t):

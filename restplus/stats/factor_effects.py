@@ -240,8 +240,12 @@ def _drop_aliased(design: Design, sink: list[str]) -> Design:
         return design
     gone = [design.columns[j] for j in range(xtx.shape[0]) if j not in keep]
     names = ", ".join(f"{c.term}={c.level}" if c.assign else c.term for c in gone)
+    hint = ""
+    if "modality" in design.factors and any("modality" in c.factors and len(c.factors) > 1 for c in gone):
+        hint = (" (text rows carry no visual levels, so a visual factor's interaction with modality is only "
+                "identified between image and mixed: use modalities=['image', 'mixed'] for it)")
     warn(f"design columns {names} are aliased with earlier columns (the factors vary together in this "
-         f"table) and are left out; their effects cannot be separated.", sink)
+         f"table) and are left out; their effects cannot be separated{hint}.", sink)
     return Design(X=design.X[:, keep], columns=tuple(design.columns[j] for j in keep), factors=design.factors,
                   levels=design.levels, reference=design.reference, codes=design.codes)
 
