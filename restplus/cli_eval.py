@@ -67,7 +67,8 @@ def load_model(spec: str, *, base_url: str | None = None, api_key_env: str | Non
     return models.load(name)
 
 
-def _problems(arg: str, n: int | None, seed: int, limit: int | None) -> list[Any]:
+def parse_problems(arg: str, n: int | None, seed: int, limit: int | None) -> list[Any]:
+    """Problems from a CLI value: comma-separated built-in set names, or a problem file."""
     from .problems import builtin_names, builtin_set, load_problems
 
     if Path(arg).is_file():
@@ -102,7 +103,7 @@ def run_run(args: argparse.Namespace) -> int:
     try:
         if src.is_file():
             grid = load_grid(src)
-            probs = _problems(args.problems, args.n, args.seed, args.limit)
+            probs = parse_problems(args.problems, args.n, args.seed, args.limit)
             # generate() resumes a finished folder for free and refuses one made from other inputs.
             source: Any = generate(probs, grid, args.seed, out / "variants", workers=args.workers,
                                    progress=not args.no_progress)

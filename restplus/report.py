@@ -141,6 +141,7 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
         warnings.simplefilter("always", AnalysisWarning)
         metrics: pl.DataFrame | None = None
         headers, rows, align = [], [], ""
+        ungated_rows: list[list[str]] = []
         try:
             metrics = consistency(df, factors, by=by, n_boot=n_boot, seed=seed)
         except AnalysisError as exc:  # e.g. a single modality: the rest of the report still applies
@@ -148,13 +149,20 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
         if metrics is not None:
             paths["metrics_csv"] = out / "metrics.csv"
             metrics.write_csv(paths["metrics_csv"])
-            wide = consistency_table(metrics, by=by)
-            headers, rows, align = _consistency_display(wide, by)
-            gated_word = "gate-passed units" if metrics.filter(pl.col("gated")).height else "all units"
-            caption = (f"Consistency on {gated_word}; 95% cluster-bootstrap CI; OCR pass = share of units whose "
-                       f"image and mixed renders all pass the gate")
-            for k, p in write_table(headers, rows, align, wide, out / "consistency", caption=caption).items():
-                paths[f"consistency_{k}"] = p
+            # Both views, always: the gate changes which units remain, and readers must see both.
+            for gated, stem in ((True, "consistency"), (False, "consistency_ungated")):
+                if not metrics.filter(pl.col("gated") == gated).height:
+                    continue
+                wide = consistency_table(metrics, by=by, gated=gated)
+                h, r, a = _consistency_display(wide, by)
+                caption = (f"Consistency on {'gate-passed' if gated else 'all'} units; 95% cluster-bootstrap CI; "
+                           "OCR pass = share of units whose image and mixed renders all pass the gate")
+                for k, p in write_table(h, r, a, wide, out / stem, caption=caption).items():
+                    paths[f"{stem}_{k}"] = p
+                if gated or not headers:
+                    headers, rows, align = h, r, a
+                if not gated:
+                    ungated_rows = r
         gates = None
         if "gate_passed" in df.columns:
             gates = gate_summary(df, factors, by=by)
@@ -188,7 +196,7 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
     for w in warned:  # re-emit after recording, so callers still see them
         warnings.warn(w, AnalysisWarning, stacklevel=2)
     paths["summary_md"] = out / "summary.md"
-    paths["summary_md"].write_text(_summary(name, df, factors, headers, rows, align, tables, gates, curves, paths,
+    paths["summary_md"].write_text(_summary(name, df, factors, headers, rows, align, tables, gates, curves, paths, ungated_rows,
                                             notes + warned, gate_policy), encoding="utf-8")
     return paths
 
@@ -224,15 +232,17 @@ def _plots(df: pl.DataFrame, metrics: pl.DataFrame | None, gates: pl.DataFrame |
 
 def _summary(name: str, df: pl.DataFrame, factors: list[str], headers: list[str], rows: list[list[str]], align: str,
              tables: Mapping[str, EffectTable],
-             gates: pl.DataFrame | None, curves: Mapping[str, Any], paths: Mapping[str, Path], notes: list[str],
-             gate_policy: str) -> str:
+             gates: pl.DataFrame | None, curves: Mapping[str, Any], paths: Mapping[str, Path],
+             ungated_rows: list[list[str]], notes: list[str], gate_policy: str) -> str:
     solve = df.filter(pl.col("prompt_type") != "ocr") if "prompt_type" in df.columns else df
     lines = [f"# {name}", "",
              f"- {solve.height} answer rows, {solve.get_column('problem_id').n_unique()} problems"
              + (f", {solve.get_column('model').n_unique()} model(s)" if "model" in solve.columns else ""),
              f"- factors: {', '.join(factors) or '(none)'}; gate policy: {gate_policy}", ""]
     if rows:
-        lines += ["## Consistency", "", fmt.markdown(headers, rows, align)]
+        lines += ["## Consistency (gate-passed units)", "", fmt.markdown(headers, rows, align), ""]
+    if ungated_rows:
+        lines += ["## Consistency (all units, ungated)", "", fmt.markdown(headers, ungated_rows, align), ""]
     if tables:
         lines += ["## Largest factor effects (adjusted p < 0.05)", ""]
         for m, t in tables.items():
