@@ -30,8 +30,36 @@ _LAZY: dict[str, str] = {
     # records
     **{n: "restplus.records" for n in ("TextPart", "ImagePart", "Decoding", "Request", "Response")},
     **{n: "restplus.variant" for n in ("Variant", "RenderedImage")},
-    **{n: "restplus.problems.base" for n in ("Problem", "Segment")},
+    # problems
+    **{n: "restplus.problems" for n in (
+        "Problem", "Segment", "ProblemSet", "load_problems", "save_problems", "builtin_set", "builtin_names",
+        "extract", "score", "register_extractor", "solve_from_text", "SoEConfig")},
+    # rendering and variants
+    **{n: "restplus.render" for n in ("realize", "render_text", "resolve_font", "missing_glyphs",
+                                      "register_degradation", "contrast_ratio")},
+    "generate": "restplus.generate",
+    **{n: "restplus.runfolder" for n in ("load_run", "RunFolder")},
+    **{n: "restplus.variants" for n in ("VariantSet", "variants")},
+    "contact_sheet": "restplus.contact",
+    **{n: "restplus.exports" for n in ("export_hf_parquet", "export_vlmevalkit_tsv", "export_lmms_eval")},
+    # models (``rp.models.load("hf", path=...)``; ``rp.load_model`` is the same function)
+    "models": "restplus.models",
+    # runner and gate
+    **{n: "restplus.runner" for n in ("evaluate", "rescore", "RunResult")},
+    **{n: "restplus.prompts" for n in ("PromptSet",)},
+    **{n: "restplus.gate" for n in ("Normalization", "cer", "pass_rates")},
+    "ResponseCache": "restplus.cache",
+    # analysis
+    **{n: "restplus.stats" for n in (
+        "consistency", "effects", "EffectTable", "mcnemar_pairs", "cochran_q", "paired_ttest", "power_paired",
+        "mcnemar_power", "minimal_counterfactual", "counterfactuals", "token_curve", "accuracy_table",
+        "gate_summary", "simulate_table", "AnalysisWarning")},
+    **{n: "restplus.report" for n in ("write_report", "consistency_table", "write_effects")},
+    # modality gap
+    **{n: "restplus.gap" for n in ("measure_gap", "gap_curves", "gap_summary", "gap_correlation", "GapResult")},
 }
+
+_MODULES = {"models"}  # attributes that are modules, not names inside a module
 
 __all__ = sorted([*_LAZY, "__version__"])
 
@@ -42,7 +70,8 @@ def __getattr__(name: str) -> Any:
         from .errors import did_you_mean
 
         raise AttributeError(f"module 'restplus' has no attribute {name!r}.{did_you_mean(name, _LAZY)}")
-    value = getattr(importlib.import_module(mod), name)
+    module = importlib.import_module(mod)
+    value = module if name in _MODULES else getattr(module, name)
     globals()[name] = value
     return value
 

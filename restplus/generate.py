@@ -64,7 +64,7 @@ class GenerateError(RestplusError, RuntimeError):
 
 
 CHUNK_SIZE = 32  # variants per task: large enough to amortise IPC, small enough for a smooth bar
-MERGE_ROWS = 2048  # rows per row group of variants.parquet
+MERGE_ROWS = 1024  # rows buffered per write while merging parts into variants.parquet
 
 
 def render_env(grid: Grid) -> dict[str, Any]:
@@ -142,7 +142,8 @@ class _Job:
         part = self.part_path(k)
         if not part.exists():
             return False
-        rows = pq.read_table(part, columns=["problem_id", "cell_id", "image_paths", "image_sha256"]).to_pylist()
+        rows = pq.ParquetFile(part).read(columns=["problem_id", "cell_id", "image_paths", "image_sha256"],
+                                         use_threads=False).to_pylist()
         want = [(self.problems[pi].problem_id, self.cells[ci].cell_id) for pi, ci in self.pairs(k)]
         if [(r["problem_id"], r["cell_id"]) for r in rows] != want:
             raise CacheMismatchError(f"{part} holds variants other than the ones chunk {k} should hold; the run "
@@ -216,7 +217,9 @@ def _merge(job: _Job, n_chunks: int) -> dict[str, Any]:
     buf: list[pa.Table] = []
     with pq.ParquetWriter(tmp, job.schema) as writer:
         for k in range(n_chunks):
-            t = pq.read_table(job.part_path(k), schema=job.schema)
+            # ParquetFile.read without threads: read_table's dataset machinery and per-thread
+            # allocator arenas made peak RSS grow with the number of parts (bench/render.py).
+            t = pq.ParquetFile(job.part_path(k)).read(use_threads=False)
             for mod, n_img in zip(t["modality"].to_pylist(), t["n_images"].to_pylist(), strict=True):
                 counts["variants"] += 1
                 counts["images"] += n_img

@@ -90,10 +90,17 @@ class Space:
         object.__setattr__(self, "layouts", tuple(sorted(dict(self.layouts).items())))
         # Every axis at both ends (others at reference) must build a valid grid: since validators are
         # range checks, this proves every point of the space validates before any search starts.
-        self.grid(self.reference)
-        for a in self.axes:
-            for v in self.extremes(a):
-                self.grid({**self.reference, a.name: v})
+        checks = [{}] + [{a.name: v} for a in self.axes for v in self.extremes(a)]
+        # The one interaction validators cannot see: a contrast must be reachable on every background.
+        bg = next((a for a in self.axes if a.kind == "background"), None)
+        checks += [{a.name: a.high, bg.name: b} for a in self.axes if a.mode == "contrast" and bg is not None
+                   for b in self._corners(bg)]
+        for change in checks:
+            try:
+                self.grid({**self.reference, **change})
+            except RestplusError as exc:
+                at = ", ".join(f"{k}={v}" for k, v in change.items()) or "the reference"
+                raise type(exc)(f"space {self.name!r} at {at} (others at reference): {exc}") from None
 
     @property
     def reference(self) -> dict[str, Scalar]:
@@ -117,6 +124,14 @@ class Space:
         if a.mode == "rgb":
             return [hex_colour([c[i] for c in a.channels]) for i in (0, 1)]
         return [a.low, a.high]  # type: ignore[list-item]
+
+    @staticmethod
+    def _corners(a: Axis) -> list[Scalar]:
+        if a.mode != "rgb":
+            return Space.extremes(a)
+        import itertools
+
+        return [hex_colour(c) for c in itertools.product(*a.channels)]
 
     def complete(self, point: Mapping[str, Any] | None = None) -> dict[str, Scalar]:
         """``point`` with missing axes at reference, every value checked and normalised."""

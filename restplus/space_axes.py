@@ -65,7 +65,7 @@ class Axis:
     reference  the least-perturbed value (a level, a number in the range, a ratio, a colour)
     param      the Layout field a layout-number range sets (line_spacing ...), else None
     tolerance  bisection stops when pass and fail values are this close (default: 1 for integer
-               ranges, 0.01 for contrast, range width / 1000 otherwise; adjacent levels for lists)
+               ranges, 0.01 for contrast, range width / 200 otherwise; adjacent levels for lists)
     """
 
     name: str
@@ -102,7 +102,7 @@ class Axis:
             return 1.0
         if self.mode == "contrast":
             return 0.01
-        return round((float(self.high) - float(self.low)) / 1000.0, DIGITS) or 10.0 ** -DIGITS  # type: ignore[arg-type]
+        return round((float(self.high) - float(self.low)) / 200.0, DIGITS) or 10.0 ** -DIGITS  # type: ignore[arg-type]
 
     def check(self, value: Any, where: str = "point") -> Scalar:
         """``value`` as a valid coordinate of this axis (normalised), or SpecError naming the fix."""

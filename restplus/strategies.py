@@ -1,7 +1,8 @@
 """Hypothesis strategies over a search :class:`~restplus.space.Space`.
 
 Every strategy draws only valid points and **shrinks toward the reference**: a numeric axis draws
-an *offset* from its reference (integers and floats shrink toward 0, so toward the reference),
+an integer *offset* from its reference (in units of 1 for integer axes, of the axis tolerance for
+float axes; integers shrink toward 0, so toward the reference),
 a level list puts the reference first (``sampled_from`` shrinks toward the first element), an
 rgb axis draws per-channel offsets. The minimal example of a failing property is therefore the
 least-perturbed render: factors that do not matter go back to their reference, and the one that
@@ -29,6 +30,7 @@ writes the results to a folder.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hypothesis import strategies as st
@@ -59,9 +61,13 @@ def axis_values(axis: Axis) -> st.SearchStrategy[Any]:
     if axis.integer:
         r = int(ref)  # type: ignore[arg-type]
         return st.integers(int(lo) - r, int(hi) - r).map(lambda d: r + d)  # type: ignore[arg-type]
-    rf = float(ref)  # type: ignore[arg-type]
-    return st.floats(float(lo) - rf, float(hi) - rf, allow_nan=False,  # type: ignore[arg-type]
-                     allow_infinity=False).map(lambda d: _clip(axis, rf + d))
+    # Floats live on a lattice ref + k * step (step = the axis tolerance): integer k shrinks by binary
+    # search toward 0, so a minimal example ends within one tolerance of the boundary (Hypothesis
+    # floats would instead shrink to "simple" numbers such as whole ones, overshooting it).
+    rf, step = float(ref), axis.step  # type: ignore[arg-type]
+    k_lo = math.ceil((float(lo) - rf) / step - 1e-9)  # type: ignore[arg-type]
+    k_hi = math.floor((float(hi) - rf) / step + 1e-9)  # type: ignore[arg-type]
+    return st.integers(k_lo, k_hi).map(lambda k: _clip(axis, rf + k * step))
 
 
 def perturbations(space: Space) -> st.SearchStrategy[dict[str, Any]]:

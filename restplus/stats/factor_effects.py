@@ -1,4 +1,5 @@
-"""Factor effects on accuracy: GEE logit (default) or fixed-effects logit, clustered by problem.
+"""Factor effects on accuracy: GEE logit (default) or fixed-effects logit, clustered by problem, with a
+linear-probability-model fallback when the logit is separated.
 
 The model is ``correct ~ factors`` with treatment coding against each factor's reference level and,
 with ``interactions=k``, every interaction up to order k. The headline number per level is the
@@ -6,17 +7,45 @@ with ``interactions=k``, every interaction up to order k. The headline number pe
 reference, over the analysed rows (other factors as observed), with a delta-method CI from the
 cluster-robust covariance. Odds ratios and Wald tests come from the same fit; p-values are adjusted
 over the whole table (Holm by default).
+
+Separation fallback (linear probability model)
+----------------------------------------------
+Offline baselines are often deterministic: the tesseract reader is always right at 200 dpi and always
+wrong at 50 dpi. A level or interaction cell whose rows are all correct (or all wrong) has no finite
+logit MLE, and statsmodels then returns collapsed coefficients with SEs near 0 that print as
+``OR 1.00 [1.00, 1.00]`` and chi2 ``-0.00``. So:
+
+1. :func:`restplus.stats.screen.screen` records every constant level (reference included) and, with
+   interactions, every constant cell of a modelled factor combination;
+2. otherwise the logit is fitted and checked (:func:`restplus.stats.degenerate.fit_problems`: non-finite
+   or collapsed SEs, ``|z|`` huge, ``|log OR| > 10``, singular term covariance, invalid Wald chi2);
+3. on separation (1) or a degenerate logit (2) the *same* design (all factors, the requested
+   interactions, treatment coding, same references, same rows) is refitted as a linear probability
+   model: GEE, Gaussian family, identity link, exchangeable working correlation, groups = problems,
+   robust SE (bias-reduced Mancl-DeRouen below 40 problems with ``cov_type="auto"``). Deltas are the
+   same average marginal contrasts, now linear in the coefficients; each row's z and p test that delta;
+   odds ratios are null; joint Wald tests per factor and interaction term come from the LPM. The table's
+   ``method`` reads ``"gee-lpm (separation fallback)"`` (or ``"(degenerate-fit fallback)"``), every row
+   and test carries the note ``"LPM fallback (...)"`` and a warning says what was separated.
+4. Where even the LPM has no usable SE (a contrast that is identical in every problem, so its sandwich
+   variance is exactly 0) the row is the observed contrast with a cluster-bootstrap CI and an exact
+   sign test over problems, and a factor's joint test is a Friedman test over problems
+   (:mod:`restplus.stats.exact`); an interaction's joint test is then left out with a note.
+
+Why an LPM rather than a penalised (Firth) logit: statsmodels has no Firth estimator for clustered
+data, and a hand-rolled one would be unreviewed numerics; the LPM is the standard econometric answer to
+separation, its GEE sandwich is valid for a 0/1 outcome, and its deltas are in accuracy points, the
+unit the table reports anyway. Its predictions are not confined to [0, 1]; the delta intervals are
+clipped to [-1, 1].
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
 from restplus.errors import AnalysisError, unknown_name
@@ -24,11 +53,12 @@ from restplus.schema import MODALITIES
 
 from ._common import (check_gate_policy, ensure_single_model, factor_levels, prepare, resolve_reference,
                       table_columns, warn, z_value)
+from .degenerate import fit_problems
 from .design import GATE_COLUMN, Design, build_design, formula_text
-from .effect_table import EFFECT_COLUMNS, TEST_COLUMNS, EffectTable
-from .fit import Fit, fit_fe_logit, fit_gee, fit_glm
-from .marginal import MarginalCalculator, interaction_contrast, level_contrast
-from .screen import fallback_row, screen, screen_interactions
+from .effect_table import EFFECT_COLUMNS, EffectTable
+from .fit import Fit, fit_fe_logit, fit_gee, fit_gee_lpm, fit_glm, fit_ols_lpm
+from .model_rows import model_rows
+from .screen import screen, screen_interactions
 from .units import present_modalities
 
 METHODS = ("gee-logit", "fe-logit")
@@ -36,8 +66,6 @@ CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni", "none
 COV_TYPES = ("auto", "robust", "bias_reduced", "naive")
 # Below this many problems the sandwich SE is too small; 'auto' switches to Mancl-DeRouen.
 FEW_CLUSTERS = 40
-# |log OR| beyond this is treated as a sign of quasi-separation.
-HUGE_LOG_OR = 10.0
 
 
 def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] | None = None,
@@ -70,7 +98,8 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
     modalities : rows analysed (default: image and mixed; with ``modality_as_factor`` all).
     cov_type : ``"auto"`` (robust; bias-reduced Mancl-DeRouen below 40 problems), ``"robust"``,
         ``"bias_reduced"`` or ``"naive"`` (GEE only).
-    ci : interval coverage. n_boot, seed : cluster bootstrap of the separation fallback only.
+    ci : interval coverage. n_boot, seed : cluster bootstrap of the exact rows of the separation
+        fallback only (rows whose contrast is identical in every problem).
 
     Returns
     -------
@@ -79,7 +108,8 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
     Raises
     ------
     AnalysisError when nothing can be estimated (constant outcome, no factor with two usable levels),
-    naming the reason. Degenerate parts are handled as documented in :mod:`restplus.stats.screen`.
+    naming the reason. Separation and degenerate fits switch to the linear probability model described
+    in this module's docstring; left-out levels and cells are documented in :mod:`restplus.stats.screen`.
     """
     sink: list[str] = []
     if method not in METHODS:
@@ -123,55 +153,48 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
 
     visual_rows = pl.col("modality") != "text"
     rows_for = {f: (pl.lit(True) if f == "modality" else visual_rows) for f in all_factors}
-    scr = screen(df, all_factors, levels, ref, rows_for, interactions, sink)
-    model_df = df
-    for f, drop in scr.drop_levels.items():
-        model_df = model_df.filter(~pl.col(f).is_in(drop))
-    if scr.factors and model_df.get_column("correct").n_unique() < 2:
-        warn("after leaving out separated levels the remaining rows are all correct (or all wrong); no model "
-             "can be fitted, every level is compared directly.", sink)
-        scr.fallback += [(f, lv, "constant outcome in the remaining rows") for f in scr.factors
-                         for lv in scr.levels[f] if lv != ref[f]]
-        scr.factors = []
-    if not scr.factors and not scr.fallback:
+    scr = screen(df, all_factors, levels, ref, rows_for, sink)
+    if not scr.factors:
         raise AnalysisError("nothing can be estimated: " + (" ".join(sink[-3:]) or "no factor has two levels."))
-
-    rows: list[dict[str, Any]] = []
-    tests: list[dict[str, Any]] = []
+    if interactions > 1:
+        screen_interactions(df, scr, ref, interactions, sink)
+    design = build_design(df, scr.factors, scr.levels, ref, interactions=interactions, covariate=covariate,
+                          drop=scr.drop_interactions)
+    design = _drop_aliased(design, sink)
+    y = df.get_column("correct").cast(pl.Float64).to_numpy()
+    groups = (df.get_column("problem_id").rank("dense") - 1).to_numpy().astype(np.int64)
     fit: Fit | None = None
-    design: Design | None = None
-    n_obs, n_prob = df.height, df.get_column("problem_id").n_unique()
-    if scr.factors:
-        if interactions > 1:
-            screen_interactions(model_df, scr, ref, interactions, sink)
-        design = build_design(model_df, scr.factors, scr.levels, ref, interactions=interactions,
-                              covariate=covariate, drop=scr.drop_interactions)
-        design = _drop_aliased(design, sink)
-        y = model_df.get_column("correct").cast(pl.Float64).to_numpy()
-        groups = (model_df.get_column("problem_id").rank("dense") - 1).to_numpy().astype(np.int64)
+    why = "separation"
+    if not scr.separation:
         fit = _fit(method, design.X, y, groups, cov_type, sink)
-        rows, tests = _model_rows(model_df, design, fit, ref, has_text, zc, sink)
-        n_obs, n_prob = model_df.height, int(groups.max()) + 1
-        for i, r in enumerate(rows):
-            if r["note"] and ":" not in r["term"]:
-                rows[i] = fallback_row(model_df, r["term"], r["level"], ref[r["term"]], rows_for[r["term"]],
-                                       r["note"], n_boot=n_boot, seed=seed, ci=ci)
-            elif r["note"]:
-                r["note"] += "; interaction not estimable, only the point estimate is shown"
-    for f, lv, reason in scr.fallback:
-        rows.append(fallback_row(df, f, lv, ref[f], rows_for[f], reason, n_boot=n_boot, seed=seed, ci=ci))
-    for f in dict.fromkeys(f for f, _, _ in scr.fallback):
-        if f not in scr.factors:
-            tests.append({"term": f, "df": sum(1 for g, _, _ in scr.fallback if g == f), "chi2": None, "p": None,
-                          "note": "not tested jointly: separation (see the rows' exact tests)"})
+        problems = fit_problems(fit, design)
+        if problems:
+            why = "degenerate-fit"
+            shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+            warn(f"the {fit.method} fit is degenerate ({shown}), so it is not reported: the same design is "
+                 f"refitted as a linear probability model (GEE, Gaussian, identity link).", sink)
+            fit = None
+    else:
+        shown = "; ".join(scr.separation[:4]) + (f"; and {len(scr.separation) - 4} more"
+                                                 if len(scr.separation) > 4 else "")
+        warn(f"separation: {shown}. The logit has no finite estimates (infinite log odds ratios), so the same "
+             f"design is fitted as a linear probability model (GEE, Gaussian, identity link, exchangeable, "
+             f"clustered by problem): deltas in accuracy points, no odds ratios.", sink)
+    if fit is None:
+        fit = _fit_lpm(method, design.X, y, groups, cov_type, sink)
+        lpm_note: str | None = "LPM fallback (separation)" if why == "separation" else \
+            "LPM fallback (degenerate logit fit)"
+        label = f"{fit.method} ({why} fallback)"
+    else:
+        lpm_note, label = None, fit.method
+    rows, tests = model_rows(df, design, fit, ref, has_text, zc, lpm_note=lpm_note, n_boot=n_boot, seed=seed,
+                             ci=ci)
     frame = _finish(rows, correction)
     return EffectTable(
-        frame=frame, tests=pl.DataFrame(tests, schema=_TEST_SCHEMA),
-        method=fit.method if fit else "direct comparison (no model)",
-        formula=formula_text(design.columns, ref, design.factors) if design else "(no model fitted)",
-        correction=correction, gate_policy=policy, cov_type=fit.cov_type if fit else "none", n_obs=n_obs,
-        n_problems=n_prob, n_excluded=n_excluded, reference=tuple((f, ref[f]) for f in all_factors),
-        warnings=tuple(dict.fromkeys(sink)))
+        frame=frame, tests=pl.DataFrame(tests, schema=_TEST_SCHEMA), method=label,
+        formula=formula_text(design.columns, ref, design.factors), correction=correction, gate_policy=policy,
+        cov_type=fit.cov_type, n_obs=df.height, n_problems=int(groups.max()) + 1, n_excluded=n_excluded,
+        reference=tuple((f, ref[f]) for f in all_factors), warnings=tuple(dict.fromkeys(sink)))
 
 
 _TEST_SCHEMA = {"term": pl.Utf8, "df": pl.Int64, "chi2": pl.Float64, "p": pl.Float64, "note": pl.Utf8}
@@ -266,98 +289,23 @@ def _fit(method: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type
     return fit_gee(X, y, groups, cov_type, sink)
 
 
-def _model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str], has_text: bool, zc: float,
-                sink: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    y = df.get_column("correct").cast(pl.Float64).to_numpy()
-    pid = (df.get_column("problem_id").rank("dense") - 1).to_numpy().astype(np.int64)
-    is_visual = (df.get_column("modality") != "text").to_numpy()
-    fit_rows = fit.rows
-    calc = MarginalCalculator(design, fit.X, fit.params, fit.cov)
-    # rows averaged over: visual factors over image/mixed rows, modality over all rows; for fe-logit
-    # only informative problems move (the rest contribute zero change, hence the scale factor)
-    informative = np.zeros(df.height, dtype=bool)
-    informative[fit_rows if fit_rows is not None else slice(None)] = True
-    masks: dict[str, np.ndarray | None] = {}
-
-    def avg_rows(visual_only: bool) -> tuple[np.ndarray | None, float, str]:
-        base = is_visual if (visual_only and has_text) else np.ones(df.height, dtype=bool)
-        key = "visual" if (visual_only and has_text) else "all"
-        sel = base[fit_rows] if fit_rows is not None else base
-        scale = (base & informative).sum() / base.sum()
-        masks[key] = None if sel.all() else sel
-        return masks[key], float(scale), key
-
-    rows: list[dict[str, Any]] = []
-    flagged: set[str] = set()
-    se = np.sqrt(np.clip(np.diag(fit.cov), 0, None))
-    for j, col in enumerate(design.columns):
-        if not col.assign:
-            continue
-        beta, s = float(fit.params[j]), float(se[j])
-        term_factors = col.factors
-        visual_only = "modality" not in term_factors
-        rmask, scale, key = avg_rows(visual_only)
-        if len(col.assign) == 1:
-            f, lv = col.assign[0]
-            con = calc.contrast(level_contrast(f, lv, ref[f]), rmask, key)
-        else:
-            con = calc.contrast(interaction_contrast(col.assign, ref), rmask, key)
-        at_level = np.ones(df.height, dtype=bool)
-        at_ref = np.ones(df.height, dtype=bool)
-        for f, lv in col.assign:
-            codes = design.codes[f]
-            at_level &= codes == design.levels[f].index(lv)
-            at_ref &= codes == 0
-        if visual_only and has_text:
-            at_level &= is_visual
-            at_ref &= is_visual
-        note = None
-        if abs(beta) > HUGE_LOG_OR or not math.isfinite(s) or s <= 1e-12:
-            # the likelihood keeps rising along this coefficient: SEs are meaningless. Main effects
-            # are replaced by the direct comparison by the caller; interactions keep only the point.
-            note = f"quasi-separation in the fitted model (log OR = {beta:.1f}, SE = {s:.2g})"
-            warn(f"{col.term}={col.level}: {note}; its row uses the separation fallback.", sink)
-            flagged.add(col.term)
-        z = beta / s if s > 1e-12 else float("nan")
-        if note:
-            con_lo = con_hi = z = float("nan")
-        else:
-            con_lo, con_hi = con.estimate - zc * con.se, con.estimate + zc * con.se
-        rows.append({
-            "term": col.term, "level": col.level, "reference": ":".join(ref[f] for f in term_factors),
-            "n": int(at_level.sum()), "n_problems": int(np.unique(pid[at_level]).size),
-            "acc_level": float(y[at_level].mean()) if at_level.any() else None,
-            "acc_reference": float(y[at_ref].mean()) if at_ref.any() else None,
-            "delta": con.estimate * scale, "delta_ci_low": _clip(con_lo * scale),
-            "delta_ci_high": _clip(con_hi * scale), "odds_ratio": math.exp(beta),
-            "or_ci_low": math.exp(beta - zc * s) if not note else None,
-            "or_ci_high": math.exp(beta + zc * s) if not note else None, "z": z,
-            "p": float(2 * norm.sf(abs(z))) if math.isfinite(z) else None, "note": note})
-    tests = _wald_tests(design, fit, flagged)
-    return rows, tests
-
-
-def _clip(x: float) -> float:
-    """Delta-method limits can leave [-1, 1] near the boundary; a difference of shares cannot."""
-    return min(1.0, max(-1.0, x)) if math.isfinite(x) else float("nan")
-
-
-def _wald_tests(design: Design, fit: Fit, flagged: set[str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    terms = list(dict.fromkeys(c.term for c in design.columns if c.assign))
-    p_all = len(fit.params)
-    for term in terms:
-        idx = design.term_columns(term)
-        if term in flagged:
-            out.append({"term": term, "df": len(idx), "chi2": None, "p": None,
-                        "note": "not tested: quasi-separation (see the rows)"})
-            continue
-        R = np.zeros((len(idx), p_all))
-        R[np.arange(len(idx)), idx] = 1.0
-        res = fit.result.wald_test(R, scalar=True, use_f=False)
-        out.append({"term": term, "df": len(idx), "chi2": float(res.statistic), "p": float(res.pvalue),
-                    "note": None})
-    return out
+def _fit_lpm(method: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str,
+             sink: list[str]) -> Fit:
+    """The separation fallback: the same design as a linear probability model (module docstring)."""
+    n_clusters = int(groups.max()) + 1
+    if n_clusters == 1:
+        warn("a single problem: clustering is impossible, so the linear probability model is fitted by least "
+             "squares with HC1 SE; intervals describe this problem's cells only.", sink)
+        return fit_ols_lpm(X, y, sink)
+    if method == "fe-logit":
+        warn("method='fe-logit' was requested; the fallback is the population-averaged GEE linear probability "
+             "model (clustered by problem) in either case.", sink)
+    if cov_type == "auto":
+        cov_type = "bias_reduced" if n_clusters < FEW_CLUSTERS else "robust"
+    if n_clusters < FEW_CLUSTERS:
+        warn(f"only {n_clusters} problems: cluster-robust intervals are approximate (cov_type={cov_type!r}).",
+             sink)
+    return fit_gee_lpm(X, y, groups, cov_type, sink)
 
 
 def _finish(rows: list[dict[str, Any]], correction: str) -> pl.DataFrame:

@@ -1,4 +1,5 @@
-"""Model back ends for :func:`restplus.stats.factor_effects`: GEE logit, plain logit, fixed-effects logit.
+"""Model back ends for :func:`restplus.stats.factor_effects`: GEE logit, plain logit, fixed-effects logit,
+and the linear probability model (LPM) used when the logit is separated or degenerate.
 
 Each returns a :class:`Fit` holding the coefficient vector, the covariance used for every interval
 and test, and the statsmodels results object (for ``wald_test``). Warnings statsmodels raises while
@@ -31,6 +32,7 @@ class Fit:
     result: Any
     method: str
     cov_type: str
+    link: str = "logit"  # "logit" or "identity" (LPM): how marginal predictions are formed
 
 
 def _collect(caught: list[warnings.WarningMessage], sink: list[str], where: str) -> None:
@@ -105,3 +107,28 @@ def fit_fe_logit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, sink: list[st
             cov_type="cluster", cov_kwds={"groups": g})
     _collect(caught, sink, "fe-logit fit")
     return Fit(np.asarray(res.params), np.asarray(res.cov_params()), Xf, rows, res, "fe-logit", "cluster")
+
+
+def fit_gee_lpm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str, sink: list[str]) -> Fit:
+    """Linear probability model: GEE, Gaussian family, identity link, exchangeable working correlation,
+    clusters = problems. Used when the logit MLE does not exist (separation): least squares has a
+    finite solution for any 0/1 outcome, and the sandwich covariance (``cov_type`` 'robust' or
+    'bias_reduced') is valid under the heteroscedasticity a 0/1 outcome implies."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = sm.GEE(y, X, groups=groups, family=sm.families.Gaussian(),
+                       cov_struct=sm.cov_struct.Exchangeable())
+        res = model.fit(cov_type=cov_type)
+    _collect(caught, sink, "GEE LPM fit")
+    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), X, None, res, "gee-lpm", cov_type,
+               "identity")
+
+
+def fit_ols_lpm(X: np.ndarray, y: np.ndarray, sink: list[str]) -> Fit:
+    """Linear probability model by least squares with HC1 (White) covariance: the single-problem
+    counterpart of :func:`fit_gee_lpm` (no clusters to be robust over)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = sm.GLM(y, X, family=sm.families.Gaussian()).fit(cov_type="HC1")
+    _collect(caught, sink, "LPM fit")
+    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), X, None, res, "lpm", "HC1", "identity")

@@ -8,6 +8,10 @@ whose gradient in beta is ``M_s X_R' sigmoid'(eta_s) / |R|`` (analytic, so the c
 products over the data per setting). A contrast is a signed sum of such means, e.g. level minus
 reference, or for an interaction the difference of differences. Its variance is g' V g with V the
 (cluster-robust) covariance of beta.
+
+For the linear probability model (``link="identity"``) the prediction is ``x_i' M_s beta`` itself, so
+mu_s is linear in beta with gradient ``M_s X_R' 1 / |R|``; predictions are not clipped to [0, 1]
+(clipping would make the contrast non-linear and its delta-method SE wrong).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
+
+from restplus.errors import AnalysisError
 
 from .design import Design
 
@@ -34,7 +40,11 @@ class MarginalCalculator:
     they are left unchanged by every setting. ``rows`` selects the rows averaged over.
     """
 
-    def __init__(self, design: Design, X: np.ndarray, beta: np.ndarray, cov: np.ndarray) -> None:
+    def __init__(self, design: Design, X: np.ndarray, beta: np.ndarray, cov: np.ndarray,
+                 link: str = "logit") -> None:
+        if link not in ("logit", "identity"):
+            raise AnalysisError(f"MarginalCalculator link must be 'logit' or 'identity', got {link!r}.")
+        self.link = link
         self.design = design
         self.X = X
         self.beta = beta
@@ -66,8 +76,11 @@ class MarginalCalculator:
             if X is None:
                 X = self._subsets[rows_key] = self.X[rows]
         eta = X @ (m @ self.beta)
-        prob = expit(eta)
-        dens = prob * (1.0 - prob)
+        if self.link == "identity":
+            prob, dens = eta, np.ones_like(eta)
+        else:
+            prob = expit(eta)
+            dens = prob * (1.0 - prob)
         n = X.shape[0]
         grad = m.T @ (X.T @ dens) / n
         out = (float(prob.mean()), grad)
@@ -83,6 +96,11 @@ class MarginalCalculator:
             est += weight * mu
             grad += weight * g
         var = float(grad @ self.cov @ grad)
+        # g'Vg >= 0 in exact arithmetic; round-off in V (of order eps x its largest entry) can leave it a
+        # hair below 0 when V is singular along g (a contrast with no between-problem variation): that
+        # is a variance of 0, not NaN
+        if var < 0 and -var <= 1e-12 * float(np.abs(self.cov).max()) * float(np.abs(grad).sum()) ** 2:
+            var = 0.0
         return Contrast(est, float(np.sqrt(var)) if var >= 0 else float("nan"))
 
 
