@@ -9,6 +9,8 @@ for every problem:
    property holds and the first where it fails, within the axis tolerance;
 3. a Hypothesis ``find`` (generate + shrink, no example database, seeded) for the **minimal
    failing perturbation**, shrunk toward the reference: unimportant factors go back to reference.
+   If its ``max_examples`` draws meet no failure but bisection did, the failing bisection endpoint
+   nearest its reference is reported instead (``source="bisection"``).
 
 Every evaluation goes through the cached runner (:class:`restplus.search_probe.Probe`), so
 re-running a search in the same folder makes no model call. ``budget`` bounds the *real* model
@@ -88,8 +90,10 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
     Tables (polars; also ``out/*.parquet``):
 
     ``minimal`` — problem_id, property, status (found | none_found | fails_at_reference |
-    no_text_answer | error | budget_exhausted | not_run), complete (no evaluation was skipped for
-    budget during shrinking), n_changed, changed (axes off reference), answer (model's answer at
+    no_text_answer | error | budget_exhausted | not_run), source (hypothesis: found and shrunk by
+    Hypothesis; bisection: Hypothesis drew no failure, so the failing bisection endpoint nearest its
+    reference, a one-factor change; reference: fails unperturbed), complete (no evaluation was
+    skipped for budget during shrinking), n_changed, changed (axes off reference), answer (model's answer at
     the point), expected (text answer for consistency, else gold), gold, contrast_ratio (rendered),
     levels (JSON grid levels), png (render, relative to out), n_examined (points Hypothesis
     tried), n_evals (new evaluations), calls, then one column per axis with the point's value.
@@ -128,7 +132,8 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
     try:
         states = _start(probe, probs, prop, needs_text)
         active = [s for s in states if s["status"] == "ok"]
-        trows = _thresholds(probe, space, active, bisect_axes, prop, pname, out, sheets) if thresholds else []
+        fails: dict[str, list[tuple[float, Outcome]]] = {}
+        trows = _thresholds(probe, space, active, bisect_axes, prop, pname, out, sheets, fails) if thresholds else []
         mrows = []
         for i, s in enumerate(states):
             share = None
@@ -136,7 +141,7 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
                 left = len([t for t in states[i:] if t["status"] == "ok"])
                 share = probe.calls + max(budget - probe.calls, 0) // left
             mrows.append(_minimal(probe, space, s, prop, pname, seed=seed, max_examples=max_examples, cap=share,
-                                  run=minimal, out=out, sheets=sheets))
+                                  run=minimal, out=out, sheets=sheets, fallback=fails.get(s["problem"].problem_id, [])))
         evaluations = _evaluations(probe, states, prop, space)
         summary = {
             "search_version": 1, "out": str(out), "property": pname, "seed": seed, "budget": budget,
@@ -187,7 +192,10 @@ def _start(probe: Probe, probs: list[Any], prop: Any, needs_text: bool) -> list[
 
 
 def _thresholds(probe: Probe, space: Space, active: list[dict[str, Any]], names: list[str], prop: Any, pname: str,
-                out: Path, sheets: bool) -> list[dict[str, Any]]:
+                out: Path, sheets: bool, fails: dict[str, list[tuple[float, Outcome]]]) -> list[dict[str, Any]]:
+    """Bisect every axis in ``names``; rows for the thresholds table. ``fails`` collects, per problem,
+    each failing bisection endpoint with its distance from reference as a fraction of the way to the
+    end (the fallback minimal failure when Hypothesis draws none)."""
     rows: list[dict[str, Any]] = []
     if not active:
         return rows
@@ -197,6 +205,8 @@ def _thresholds(probe: Probe, space: Space, active: list[dict[str, Any]], names:
             starts = [(s["problem"], s["text"], s["reference"]) for s in active]
             for t in bisect_axis(probe, space, axis, direction, ref_pos, end, starts, prop):
                 pid = t.problem.problem_id
+                if t.first_fail is not None:
+                    fails.setdefault(pid, []).append((abs(t.bad - ref_pos) / abs(end - ref_pos), t.first_fail))
                 stem = f"renders/{safe_name(pid)}/{safe_name(name)}-{direction}"
                 lp = value_at(axis, t.good) if t.last_pass is not None else None
                 ff = value_at(axis, t.bad) if t.bad is not None else None
@@ -204,7 +214,8 @@ def _thresholds(probe: Probe, space: Space, active: list[dict[str, Any]], names:
                     "problem_id": pid, "property": pname, "factor": name, "kind": axis.kind, "mode": axis.mode,
                     "direction": direction, "status": t.status, "reference": _num(axis.reference),
                     "last_pass": _num(lp), "first_fail": _num(ff),
-                    "last_pass_level": _level(t.last_pass, name), "first_fail_level": _level(t.first_fail, name),
+                    "last_pass_level": _level(t.last_pass, space.factor_of(name)),
+                    "first_fail_level": _level(t.first_fail, space.factor_of(name)),
                     "last_pass_contrast": getattr(t.last_pass, "contrast_ratio", None),
                     "first_fail_contrast": getattr(t.first_fail, "contrast_ratio", None),
                     "tolerance": axis.step, "n_evals": t.n_evals, "calls": t.calls,
@@ -216,7 +227,7 @@ def _thresholds(probe: Probe, space: Space, active: list[dict[str, Any]], names:
                     trail = sorted([t0 for t0 in [t.last_pass, *t.trail] if t0 is not None],
                                    key=lambda o: dict(o.point)[name])
                     sheet(out, f"contact/{safe_name(pid)}-{safe_name(name)}-{direction}.png", trail, title,
-                          columns=name)
+                          columns=space.factor_of(name))
     return rows
 
 
@@ -224,15 +235,13 @@ def _num(v: Any) -> float | None:
     return None if v is None or isinstance(v, str) else float(v)
 
 
-def _level(o: Outcome | None, name: str) -> str | None:
-    if o is None:
-        return None
-    lv = dict(o.levels)
-    return str(lv.get(name, lv.get("layout")))
+def _level(o: Outcome | None, factor_name: str) -> str | None:
+    return None if o is None else str(dict(o.levels)[factor_name])
 
 
 def _minimal(probe: Probe, space: Space, s: dict[str, Any], prop: Any, pname: str, *, seed: int, max_examples: int,
-             cap: int | None, run: bool, out: Path, sheets: bool) -> dict[str, Any]:
+             cap: int | None, run: bool, out: Path, sheets: bool,
+             fallback: list[tuple[float, Outcome]]) -> dict[str, Any]:
     p, text = s["problem"], s["text"]
     pid = p.problem_id
     row: dict[str, Any] = {"problem_id": pid, "property": pname, "status": s["status"], "complete": True,
@@ -241,15 +250,21 @@ def _minimal(probe: Probe, space: Space, s: dict[str, Any], prop: Any, pname: st
     expected = text.answer if text is not None else row["gold"]
     row["expected"] = expected
     found: Outcome | None = s["reference"] if s["status"] == "fails_at_reference" else None
+    row["source"] = "reference" if found is not None else None
     if s["status"] == "ok":
         if not run:
             row["status"] = "not_run"
         else:
             m = minimal_failure(probe, space, p, text, prop, seed=seed, max_examples=max_examples, cap=cap)
             row.update(status=m.status, complete=m.complete, n_examined=m.n_examined, n_evals=m.n_evals,
-                       calls=m.calls)
+                       calls=m.calls, source="hypothesis" if m.outcome is not None else None)
             found = m.outcome
-            if m.status == "none_found" and not m.complete:
+            if found is None and fallback:
+                # Hypothesis drew no failure, but bisection met some: the one nearest its reference
+                # (as a fraction of the way to the range end) changes a single factor.
+                found = min(fallback, key=lambda df: df[0])[1]
+                row.update(status="found", source="bisection")
+            elif m.status == "none_found" and not m.complete:
                 row["status"] = "budget_exhausted"
     if found is not None:
         point = dict(found.point)

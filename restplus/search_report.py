@@ -23,8 +23,8 @@ from typing import Any
 from .manifest import atomic_write_bytes, atomic_write_json, write_parquet_atomic
 from .search_probe import Outcome
 
-MINIMAL_COLUMNS = ("problem_id", "property", "status", "complete", "n_changed", "changed", "answer", "expected",
-                   "gold", "contrast_ratio", "levels", "png", "n_examined", "n_evals", "calls")
+MINIMAL_COLUMNS = ("problem_id", "property", "status", "source", "complete", "n_changed", "changed", "answer",
+                   "expected", "gold", "contrast_ratio", "levels", "png", "n_examined", "n_evals", "calls")
 THRESHOLD_COLUMNS = ("problem_id", "property", "factor", "kind", "mode", "direction", "status", "reference",
                      "last_pass", "first_fail", "last_pass_level", "first_fail_level", "last_pass_contrast",
                      "first_fail_contrast", "tolerance", "n_evals", "calls", "png_last_pass", "png_first_fail")

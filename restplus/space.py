@@ -117,6 +117,13 @@ class Space:
         raise SpecError(f"space {self.name!r} has no axis {name!r}.{did_you_mean(name, self.names)} "
                         f"Axes: {', '.join(self.names)}.")
 
+    def factor_of(self, name: str) -> str:
+        """The grid factor an axis sets (layout numbers all set the one ``layout`` factor)."""
+        a = self.axis(name)
+        if a.param is None:
+            return a.name
+        return next((b.name for b in self.axes if b.kind == "layout" and b.param is None), "layout")
+
     @staticmethod
     def extremes(a: Axis) -> list[Scalar]:
         if a.mode == "levels":

@@ -24,6 +24,7 @@ from ..errors import unknown_name
 from ..hashing import derive_seed
 from .base import Problem, Segment
 from .canon import canonical_number, normalize_dashes
+from .distinct import distinct_items
 
 GENERATOR_VERSION = 1
 
@@ -150,18 +151,8 @@ def make_arith(rng: random.Random, template: str) -> Problem:
 def generate_arith(n: int = 100, seed: int = 0) -> tuple[Problem, ...]:
     """``n`` distinct problems, cycling through the templates; item i depends only on (seed, i)."""
     names = list(TEMPLATES)
-    out: list[Problem] = []
-    seen: set[str] = set()
-    for i in range(n):
-        attempt = 0
-        while True:
-            p = make_arith(random.Random(derive_seed("arith", seed, i, attempt)), names[i % len(names)])
-            if p.problem_id not in seen:
-                break
-            attempt += 1
-        seen.add(p.problem_id)
-        out.append(p)
-    return tuple(out)
+    return distinct_items(n, lambda i, attempt: make_arith(
+        random.Random(derive_seed("arith", seed, i, attempt)), names[i % len(names)]))
 
 
 # ---------------------------------------------------------------------------------------------

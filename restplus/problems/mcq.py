@@ -24,6 +24,7 @@ from ..errors import unknown_name
 from ..hashing import derive_seed
 from .base import Problem, Segment
 from .canon import letters, normalize_dashes, parse_number
+from .distinct import distinct_items
 
 GENERATOR_VERSION = 1
 N_OPTIONS = 4
@@ -199,18 +200,8 @@ def make_mcq(rng: random.Random, template: str) -> Problem:
 def generate_mcq(n: int = 100, seed: int = 0) -> tuple[Problem, ...]:
     """``n`` distinct items, cycling through the templates; item i depends only on (seed, i)."""
     names = list(TEMPLATES)
-    out: list[Problem] = []
-    seen: set[str] = set()
-    for i in range(n):
-        attempt = 0
-        while True:
-            p = make_mcq(random.Random(derive_seed("mcq", seed, i, attempt)), names[i % len(names)])
-            if p.problem_id not in seen:
-                break
-            attempt += 1
-        seen.add(p.problem_id)
-        out.append(p)
-    return tuple(out)
+    return distinct_items(n, lambda i, attempt: make_mcq(
+        random.Random(derive_seed("mcq", seed, i, attempt)), names[i % len(names)]))
 
 
 # ---------------------------------------------------------------------------------------------

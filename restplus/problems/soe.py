@@ -26,6 +26,7 @@ from ..hashing import derive_seed
 from .base import Problem, Segment
 from .canon import canonical_assignment, normalize_dashes
 from .linalg import solve_unique
+from .distinct import distinct_items
 
 VARIABLES = "ABCDE"
 GENERATOR_VERSION = 1
@@ -137,20 +138,8 @@ def generate_soe(n: int = 150, seed: int = 0, config: SoEConfig | None = None,
     """``n`` distinct systems. Item i depends only on (seed, config, i): a smaller ``n`` gives a
     prefix of a larger set. ``config`` overrides ``difficulty``."""
     cfg = config if config is not None else soe_config(difficulty)
-    out: list[Problem] = []
-    seen: set[str] = set()
-    for i in range(n):
-        k = cfg.unknowns[i % len(cfg.unknowns)]
-        attempt = 0
-        while True:
-            rng = random.Random(derive_seed("soe", seed, _config_key(cfg), i, attempt))
-            p = make_soe(rng, k, cfg)
-            if p.problem_id not in seen:
-                break
-            attempt += 1
-        seen.add(p.problem_id)
-        out.append(p)
-    return tuple(out)
+    return distinct_items(n, lambda i, attempt: make_soe(
+        random.Random(derive_seed("soe", seed, _config_key(cfg), i, attempt)), cfg.unknowns[i % len(cfg.unknowns)], cfg))
 
 
 def _config_key(cfg: SoEConfig) -> list:

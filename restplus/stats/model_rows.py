@@ -69,7 +69,7 @@ def model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str
         if lpm:
             why = coefficient_problem(con.estimate, con.se ** 2, logit=False)
             if why:
-                rows.append(exact_row(df, col.assign, ref, rows_expr(col.factors),
+                rows.append(exact_row(df, col.assign, ref, rows_expr(col.factors), design.factors,
                                       f"{lpm_note}; model SE unusable ({why})",
                                       n_boot=n_boot, seed=seed, ci=ci))
                 continue
@@ -115,7 +115,7 @@ def _joint_tests(df: pl.DataFrame, design: Design, fit: Fit, lpm_note: str | Non
         elif term in design.factors:
             kept = [lv for lv in design.levels[term] if lv == design.reference[term]
                     or design.index({term: lv}) is not None]
-            row = exact_joint(df, term, kept, rows_expr((term,)), f"{res.problem}")
+            row = exact_joint(df, term, kept, rows_expr((term,)), design.factors, f"{res.problem}")
             out.append({**row, "note": prefix + str(row["note"])})
         else:
             out.append({"term": term, "df": res.df, "chi2": None, "p": None,
