@@ -164,7 +164,8 @@ def main() -> None:
     q = args.quick
     only = set(args.only or ("single", "workers", "rss"))
     out = ROOT / "bench" / "results" / "render.json"
-    result: dict = json.loads(out.read_text()) if args.only and out.exists() else {}
+    previous = json.loads(out.read_text()) if args.only and out.exists() else {}
+    result: dict = {k: v for k, v in previous.items() if k in ("single_image", "workers", "peak_rss")}
     result.update({"platform": platform.platform(), "python": platform.python_version(), "quick": q})
     with tempfile.TemporaryDirectory(prefix="restplus-bench-") as d:
         tmp = Path(d)

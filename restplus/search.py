@@ -31,6 +31,7 @@ from typing import Any
 
 from .errors import ProblemError, SpecError
 from .hashing import canonical_json
+from .problems.base import Problem
 from .search_probe import Outcome, Probe
 from .search_report import (MINIMAL_COLUMNS, THRESHOLD_COLUMNS, describe_result, frame, safe_name, save_png, sheet,
                             write_tables)
@@ -93,10 +94,11 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
     no_text_answer | error | budget_exhausted | not_run), source (hypothesis: found and shrunk by
     Hypothesis; bisection: Hypothesis drew no failure, so the failing bisection endpoint nearest its
     reference, a one-factor change; reference: fails unperturbed), complete (no evaluation was
-    skipped for budget during shrinking), n_changed, changed (axes off reference), answer (model's answer at
-    the point), expected (text answer for consistency, else gold), gold, contrast_ratio (rendered),
-    levels (JSON grid levels), png (render, relative to out), n_examined (points Hypothesis
-    tried), n_evals (new evaluations), calls, then one column per axis with the point's value.
+    skipped for budget during shrinking), n_changed, changed (axes off reference), answer (the
+    model's answer at the point), expected (text answer for consistency, else gold), gold,
+    contrast_ratio (rendered), levels (JSON grid levels), png (render, relative to out), n_examined
+    (points Hypothesis tried), n_evals (new evaluations), calls, then one column per axis with the
+    point's value.
 
     ``thresholds`` — problem_id, property, factor, kind, mode, direction (down | up), status
     (found | holds_across_range | error | budget_exhausted), reference, last_pass (last value that
@@ -121,7 +123,12 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
         raise SpecError(f"budget={budget!r} must be a non-negative number of model calls.")
     if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
         raise SpecError(f"max_examples={max_examples!r} must be a positive int.")
-    probs = list({p.problem_id: p for p in problems}.values())
+    probs = list(problems)
+    bad = [p for p in probs if not isinstance(p, Problem)]
+    if bad:
+        raise ProblemError(f"search() takes restplus Problems (e.g. builtin_set('soe', n=3)), got "
+                           f"{type(bad[0]).__name__}: {bad[0]!r:.80}.")
+    probs = list({p.problem_id: p for p in probs}.values())  # each problem once
     if not probs:
         raise ProblemError("search() got no problems; pass e.g. builtin_set('soe', n=3).")
     bisect_axes = _bisect_axes(space, axes)

@@ -88,6 +88,7 @@ class Probe:
                  normalization: Any = None) -> None:
         if not isinstance(space, Space):
             raise SpecError(f"Probe needs a restplus Space (rp.load_space(...)), got {type(space).__name__}.")
+        self._own_model = isinstance(model, str)  # loaded here, so closed here
         if isinstance(model, str):
             from . import models
 
@@ -225,7 +226,10 @@ class Probe:
         return [o.record() for o in self.log]
 
     def close(self) -> None:
+        """Close the cache (and the model, when the probe loaded it by name). Safe to call twice."""
         self.cache.close()
+        if self._own_model:
+            self.model.close()
 
     def __enter__(self) -> "Probe":
         return self

@@ -3,7 +3,8 @@
 Properties decide whether the model still behaves as it does at the reference. A property is
 ``fn(outcome, text) -> bool`` where ``outcome`` is the :class:`~restplus.search_probe.Outcome` at a
 point and ``text`` the outcome of the text modality (None for properties that do not need it).
-An outcome with an error (adapter failure, render error) is *unknown*, never a failure.
+An outcome with an error (adapter failure, render error) is *unknown*, never a failure. A property
+function must be pure: it is applied again to every evaluation when the tables are written.
 
 Bisection holds every other axis at reference and moves one ordered axis from its reference to
 each end of its range. If the end still holds, the axis "holds across the range" in that
@@ -184,14 +185,23 @@ def minimal_failure(probe: Probe, space: Space, problem: Any, text: Outcome | No
 
     n_log, c0 = len(probe.log), probe.calls
     tally = {"examined": 0, "skipped": 0}
+    raised: list[BaseException] = []
 
     def fails(point: dict[str, Any]) -> bool:
-        tally["examined"] += 1
-        o = probe.run([(problem, point, None, "minimal")], cap=cap)[0]
-        if o is None:
-            tally["skipped"] += 1
+        # An exception inside find() would be "shrunk" like a failure, costing more model calls before
+        # it surfaces; so the first one stops all evaluation and is re-raised after find() returns.
+        if raised:
             return False
-        return holds(prop, o, text) is False
+        tally["examined"] += 1
+        try:
+            o = probe.run([(problem, point, None, "minimal")], cap=cap)[0]
+            if o is None:
+                tally["skipped"] += 1
+                return False
+            return holds(prop, o, text) is False
+        except Exception as exc:  # re-raised below, unchanged
+            raised.append(exc)
+            return False
 
     conf = settings(database=None, max_examples=max_examples, phases=(Phase.generate, Phase.shrink), deadline=None,
                     suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
@@ -200,6 +210,8 @@ def minimal_failure(probe: Probe, space: Space, problem: Any, text: Outcome | No
         point = find(perturbations(space), fails, settings=conf, random=rnd)
     except NoSuchExample:
         point = None
+    if raised:
+        raise raised[0]
     outcome = probe.run([(problem, point, None, "minimal")])[0] if point is not None else None
     n_evals = sum(1 for o in probe.log[n_log:] if o.problem_id == problem.problem_id)
     return Minimal(outcome, "found" if outcome is not None else "none_found", tally["skipped"] == 0,

@@ -288,8 +288,8 @@ def _axis_from_dict(name: str, fd: Any, layouts: dict[str, Layout], where: str) 
         raise SpecError(f"{here} has no 'reference'; name the least-perturbed value (shrinking and bisection "
                         "start there).")
     mode, kind = modes[0], str(fd.get("kind", name))
-    misplaced = [k for k in ("integer", "hue", "ordered") if k in fd and (k, mode) not in
-                 (("integer", "range"), ("hue", "contrast"), ("ordered", "levels"))]
+    allowed = {"integer": ("range",), "hue": ("contrast",), "ordered": ("levels",), "tolerance": ("range", "contrast")}
+    misplaced = [k for k, modes_ok in allowed.items() if k in fd and mode not in modes_ok]
     if misplaced:
         raise SpecError(f"{here}: key {misplaced[0]!r} does not apply to a {mode} axis.")
     if kind not in LAYOUT_PARAMS:

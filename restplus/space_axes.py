@@ -26,7 +26,8 @@ def hex_colour(c: Sequence[int]) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _colour_path(bg: tuple[int, int, int], hue: tuple[int, int, int] | None) -> tuple[tuple[tuple[int, ...], float], ...]:
+def _colour_path(bg: tuple[int, int, int],
+                 hue: tuple[int, int, int] | None) -> tuple[tuple[tuple[int, ...], float], ...]:
     """Distinct 8-bit colours on anchor → (hue →) background, each with its contrast on ``bg``."""
     black, white = (0, 0, 0), (255, 255, 255)
     anchor = black if contrast_ratio(black, bg) >= contrast_ratio(white, bg) else white

@@ -12,12 +12,11 @@ Write your own property tests against a model::
 
     from hypothesis import given, settings
     import restplus as rp
-    from restplus.problems import builtin_set
     from restplus.strategies import perturbations
 
     space = rp.load_space("perturbations/search_space.yaml")
-    problem = builtin_set("soe", n=1)[0]
-    probe = rp.Probe(space, rp.models.load("reader"), out="reports/search/probe")  # cached
+    problem = rp.builtin_set("soe", n=1)[0]
+    probe = rp.Probe(space, rp.models.load("reader"), out="reports/search/probe")  # cached answers
 
     @settings(max_examples=20, database=None, derandomize=True, deadline=None)
     @given(perturbations(space))

@@ -206,6 +206,14 @@ def test_a_property_function_and_fails_at_reference(problems, tmp_path):
     assert res.thresholds.height == 0 and res.calls == 2  # reference solve + OCR only
 
 
+def test_a_model_without_a_text_answer_is_reported_not_searched(problems, tmp_path):
+    from restplus.testing import AlwaysWrong
+
+    res = search(problems[:1], SPACE, AlwaysWrong(), out=tmp_path, budget=20)
+    assert res.minimal["status"].to_list() == ["no_text_answer"] and res.thresholds.height == 0
+    assert res.calls == 3  # text answer + reference (solve, OCR); nothing else is worth asking
+
+
 def test_render_errors_are_recorded_not_raised(problems, tmp_path):
     space = Space((range_axis("page_width_in", 1.0, 6.0, reference=6.0), range_axis("font_size", 12, 60,
                                                                                     reference=12)), name="tight")
@@ -234,3 +242,42 @@ def test_probe_budget_raises_when_asked_directly(problems, tmp_path):
 def test_bad_arguments_are_named(kwargs, match, problems, tmp_path):
     with pytest.raises(SpecError, match=match):
         search(problems, SPACE, PixelRule(), out=tmp_path, **kwargs)
+
+
+def test_an_exception_in_the_property_stops_the_search_at_once(problems, tmp_path):
+    space = Space((range_axis("dpi", 30, 200, reference=200),), name="dpi")
+    model = PixelRule()
+    at_raise = []
+
+    def fragile(outcome, text):
+        if outcome.image_width_px < 6 * 150:
+            at_raise.append(model.calls)
+            raise RuntimeError("property bug")
+        return True
+
+    with pytest.raises(RuntimeError, match="property bug"):
+        search(problems[:1], space, model, out=tmp_path, property=fragile, thresholds=False, budget=100)
+    assert len(at_raise) == 1 and model.calls == at_raise[0]  # not shrunk: no evaluation after the error
+
+
+@pytest.mark.slow
+def test_the_documented_given_test_runs_against_a_probe(problems, tmp_path):
+    """The example of restplus.strategies: image answer equals text answer, as a Hypothesis test."""
+    from hypothesis import given, settings
+
+    from restplus.strategies import perturbations
+
+    space = Space((range_axis("dpi", 30, 200, reference=200),), name="dpi")
+    problem, seen = problems[0], []
+    probe = Probe(space, PixelRule(), out=tmp_path)
+
+    @settings(max_examples=10, database=None, derandomize=True, deadline=None)
+    @given(perturbations(space))
+    def test_image_answer_equals_text_answer(point):
+        seen.append(point["dpi"])
+        assert probe.outcome(problem, point).answer == probe.text(problem).answer
+
+    with pytest.raises(AssertionError):
+        test_image_answer_equals_text_answer()
+    assert seen[-1] == MIN_DPI - 1  # Hypothesis replays its shrunk falsifying example last
+    probe.close()

@@ -42,7 +42,7 @@ WIDE = Space((range_axis("dpi", 30, 300, reference=200), contrast_axis(1.2, 12, 
 
 
 @pytest.mark.slow
-@settings(max_examples=30, database=None, derandomize=True, deadline=None,
+@settings(max_examples=20, database=None, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_draw_validates_and_renders(space, problem, data):

@@ -96,6 +96,8 @@ def joint_wald(fit: Fit, idx: list[int], *, reduced_ok: bool = False) -> WaldRes
     they carry no evidence against the null), test the remaining directions: constraint matrix
     ``Q1' R`` with ``Q1`` the eigenvectors of positive eigenvalue, ``df`` = their number. If the
     estimate is not 0 along a zero-variance direction, no Wald test exists (``problem`` is set).
+    ``fit.result`` must be the statsmodels results object ``fit.params`` come from (its ``wald_test``
+    reads its own params; the covariance passed is ``fit.cov``).
     """
     df = len(idx)
     beta = np.asarray(fit.params, dtype=float)
