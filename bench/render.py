@@ -105,7 +105,7 @@ def bench_single(n: int, rounds: int) -> dict:
 
 def _gen_child(n_variants: int, out: str, workers: int, seed: int) -> None:
     """Runs in a fresh process: generate once, print wall/CPU seconds and peak RSS as JSON."""
-    from restplus.generate import generate
+    from restplus.generation import generate
 
     grid = smoke_grid()
     problems = list(builtin_set("soe", n=-(-n_variants // grid.n_cells), seed=seed))

@@ -34,7 +34,7 @@ from restplus.prompts import PromptSet, build_requests, decoding_for  # noqa: E4
 from restplus.records import Request, Response  # noqa: E402
 from restplus.runner import evaluate  # noqa: E402
 from restplus.spec import load_grid  # noqa: E402
-from restplus.variants import VariantSet  # noqa: E402
+from restplus.variantset import VariantSet  # noqa: E402
 
 
 class Oracle(ModelAdapter):

@@ -37,9 +37,9 @@ _LAZY: dict[str, str] = {
     # rendering and variants
     **{n: "restplus.render" for n in ("realize", "render_text", "resolve_font", "missing_glyphs",
                                       "register_degradation", "contrast_ratio")},
-    "generate": "restplus.generate",
+    "generate": "restplus.generation",
     **{n: "restplus.runfolder" for n in ("load_run", "RunFolder")},
-    **{n: "restplus.variants" for n in ("VariantSet", "variants")},
+    **{n: "restplus.variantset" for n in ("VariantSet", "variants")},
     "contact_sheet": "restplus.contact",
     **{n: "restplus.exports" for n in ("export_hf_parquet", "export_vlmevalkit_tsv", "export_lmms_eval")},
     # models (``rp.models.load("hf", path=...)``; ``rp.load_model`` is the same function)

@@ -24,7 +24,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from .cli_eval import parse_problems
-    from .generate import generate
+    from .generation import generate
     from .spec import load_grid
 
     grid = load_grid(args.spec)
@@ -72,7 +72,7 @@ def _show_args(p: argparse.ArgumentParser) -> None:
 def run_show(args: argparse.Namespace) -> int:
     from .contact import contact_sheet
     from .spec import load_grid
-    from .variants import variants
+    from .variantset import variants
 
     if not args.text.strip():
         raise SpecError("show: the text is empty; pass the text to render, e.g. restplus show \"2A + 3B = 12\" ...")

@@ -85,7 +85,7 @@ def parse_problems(arg: str, n: int | None, seed: int, limit: int | None) -> lis
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from .generate import generate
+    from .generation import generate
     from .runfolder import load_run
     from .runner import evaluate
     from .spec import load_grid

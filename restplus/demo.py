@@ -66,7 +66,7 @@ def run_demo(out: str | Path = "reports/demo", runs: str | Path = "runs/demo", p
              progress: bool = True) -> dict[str, Any]:
     """Run the whole study; return key figures (also written to ``out/key_figures.json``)."""
     from .contact import contact_sheet
-    from .generate import generate
+    from .generation import generate
     from .models import load
     from .report import write_report
     from .runner import evaluate

@@ -1,7 +1,7 @@
 """Exports of a variant set to the formats other harnesses read.
 
 Sources: a :class:`~restplus.runfolder.RunFolder` (or its path) or a
-:class:`~restplus.variants.VariantSet`. Every exporter streams variants, so memory stays bounded.
+:class:`~restplus.variantset.VariantSet`. Every exporter streams variants, so memory stays bounded.
 
 - :func:`export_hf_parquet` — parquet that ``datasets.load_dataset("parquet", data_files=...)`` loads
   with ``Image`` features (images embedded as ``{"bytes", "path"}`` structs, features declared in the
@@ -86,7 +86,7 @@ def hf_row(v: Variant, grid: Grid, problem: Problem | None = None) -> dict[str, 
 
 
 def _source(source: Any) -> tuple[Grid, Iterator[tuple[Variant, Problem]], dict[str, Any]]:
-    from .variants import VariantSet
+    from .variantset import VariantSet
 
     if isinstance(source, (str, os.PathLike)):
         source = load_run(source)

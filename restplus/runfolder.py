@@ -1,6 +1,6 @@
 """Run folders: the on-disk form of a generated variant set, and reading it back.
 
-Layout of a run folder written by :func:`restplus.generate.generate`::
+Layout of a run folder written by :func:`restplus.generation.generate`::
 
     manifest.json           identity: spec_hash, problems_digest (sha256 of problems.jsonl), seed,
                             chunk size, render_env (Pillow / FreeType / raqm / HarfBuzz / zlib / numpy
@@ -198,7 +198,7 @@ class RunFolder:
         self.stats = stats
         if not (self.path / MANIFEST).exists():
             raise CacheMismatchError(f"{self.path} is not a run folder: it has no {MANIFEST}. Create one with "
-                                     "restplus.generate(problems, grid, out=...).")
+                                     "restplus.generation(problems, grid, out=...).")
         self.manifest: dict[str, Any] = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
         if self.manifest.get("status") != "complete" or not (self.path / TABLE_FILE).exists():
             raise CacheMismatchError(f"run folder {self.path} is incomplete (status={self.manifest.get('status')!r});"

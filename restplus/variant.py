@@ -2,7 +2,7 @@
 
 A :class:`Variant` holds exactly what a model will receive, as ordered message parts, plus the
 provenance of every image. It is produced by :func:`restplus.render.realize` (pure, in memory) and
-written/read by :mod:`restplus.generate`.
+written/read by :mod:`restplus.generation`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from restplus.contact import _section, _thumb, contact_sheet
 from restplus.errors import ProblemError, UnknownNameError
 from restplus.grid import Grid
 from restplus.problems.base import Problem, Segment
-from restplus.variants import variants
+from restplus.variantset import variants
 
 PROBLEM = Problem(segments=(Segment("context", "3A + 2B = 7 and A - B = -1."), Segment("question", "Find A and B.")),
                   answer="A=1, B=2", answer_type="soe", task="soe")

@@ -16,10 +16,10 @@ from PIL import Image
 from restplus import factors as F
 from restplus.errors import SpecError
 from restplus.exports import export_hf_parquet, export_lmms_eval, export_vlmevalkit_tsv
-from restplus.generate import generate
+from restplus.generation import generate
 from restplus.grid import Grid
 from restplus.problems.base import Problem, Segment
-from restplus.variants import VariantSet
+from restplus.variantset import VariantSet
 
 
 def make_grid() -> Grid:

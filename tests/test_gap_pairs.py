@@ -170,7 +170,7 @@ def test_text_variant_alignment_failure_is_explained():
 
 def test_pairs_from_a_generated_run_match_the_problem_segments(tmp_path):
     """Against the real renderer: the text side is exactly the segments the image shows, as text."""
-    from restplus.generate import generate
+    from restplus.generation import generate
 
     probs = [rp.Problem(segments=(rp.Segment("instruction", "Answer with a number."),
                                   rp.Segment("context", f"Ann has {k} apples."),

@@ -121,3 +121,13 @@ def test_apply_gate_policies():
     # per model: m2 keeps only c2 image rows
     assert set(ex.filter((pl.col("model") == "m2") & (pl.col("modality") == "image"))["cell_id"]) == {"c2"}
     assert apply_gate(t, "covariate").height == t.height == apply_gate(t, "ignore").height
+
+
+def test_ignore_whitespace_option_drops_spacing_only():
+    from restplus.gate import Normalization, cer
+
+    ref = "-7C - 4D - 7E = 3"
+    assert cer("-7C-4D-7E=3", ref) > 0.2
+    assert cer("-7C-4D-7E=3", ref, Normalization(ignore_whitespace=True)) == 0.0
+    # a real misreading still counts
+    assert cer("-7C-4D-7E=8", ref, Normalization(ignore_whitespace=True)) > 0.0

@@ -11,13 +11,13 @@ import pytest
 import restplus.render as render
 from restplus import factors as F
 from restplus.errors import CacheMismatchError, ProblemError, SpecError, UnknownNameError
-from restplus.generate import generate
+from restplus.generation import generate
 from restplus.grid import Grid
 from restplus.hashing import file_sha256
 from restplus.problems.base import Problem, Segment
 from restplus.runfolder import load_run
 from restplus.spec import load_grid
-from restplus.variants import VariantSet
+from restplus.variantset import VariantSet
 
 
 def make_grid(**kw) -> Grid:
@@ -243,7 +243,7 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     root = Path(__file__).resolve().parents[1]
     script = tmp_path / "unguarded.py"
     script.write_text(
-        "from restplus import factors as F\nfrom restplus.generate import generate\nfrom restplus.grid import Grid\n"
+        "from restplus import factors as F\nfrom restplus.generation import generate\nfrom restplus.grid import Grid\n"
         "from restplus.problems.base import Problem, Segment\n"
         "ps = [Problem(segments=(Segment('question', f'What is {i} + 1?'),), answer=str(i + 1), "
         "answer_type='number') for i in range(4)]\n"

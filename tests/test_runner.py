@@ -121,7 +121,8 @@ def test_manifest_records_everything(setup, tmp_path):
     assert m["identity"]["problems_digest"] == problems_digest(p.problem_id for p in problems)
     assert m["gate"] == {"threshold": 0.02, "policy": "exclude", "image_join": "\\n",
                          "normalization": {"nfkc": True, "collapse_whitespace": True, "strip": True,
-                                           "casefold": False, "strip_code_fence": True}}
+                                           "casefold": False, "strip_code_fence": True,
+                                           "ignore_whitespace": False}}
     assert m["decoding"]["soe"]["max_tokens"] == 2048 and m["decoding"]["mcq"]["max_tokens"] == 1024
     assert len(m["prompts"]["hash"]) == 16 and "ocr" in m["prompts"]["texts"]
     assert "DejaVu Sans" in m["fonts"] and len(m["fonts"]["DejaVu Sans"]) == 64
@@ -258,9 +259,9 @@ def test_rescore_changes_gate_without_model_calls(setup, tmp_path):
 
 
 def test_limit_and_other_input_kinds(setup, tmp_path):
-    from restplus.generate import generate
+    from restplus.generation import generate
     from restplus.runfolder import load_run
-    from restplus.variants import VariantSet
+    from restplus.variantset import VariantSet
 
     grid, problems, variants = setup
     rf = generate(problems, grid, 0, tmp_path / "variants", workers=1, progress=False)

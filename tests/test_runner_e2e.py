@@ -17,7 +17,7 @@ from restplus.problems import builtin_set
 from restplus.runner import evaluate
 from restplus.spec import load_grid
 from restplus.testing import Counting, build_tiny_qwen2vl
-from restplus.variants import VariantSet
+from restplus.variantset import VariantSet
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]

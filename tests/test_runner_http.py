@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from restplus.generate import generate
+from restplus.generation import generate
 from restplus.models import load
 from restplus.problems import builtin_set
 from restplus.runner import evaluate

@@ -12,7 +12,7 @@ from restplus import factors as F
 from restplus.errors import DesignError, ProblemError, RestplusError, SpecError, UnknownNameError
 from restplus.grid import Grid, variant_seed
 from restplus.problems.base import Problem, Segment
-from restplus.variants import VariantIndexError, VariantKeyTypeError, VariantSet, variants
+from restplus.variantset import VariantIndexError, VariantKeyTypeError, VariantSet, variants
 
 
 def make_grid() -> Grid:

@@ -9,7 +9,7 @@ same in every process, whatever the number of DataLoader workers.
 
 The state is plain data (problem dicts, the grid spec dict, seeds, cell ids), so a VariantSet
 pickles into torch DataLoader workers and renders the same bytes there as in the parent — and
-the same bytes that :func:`restplus.generate.generate` writes for the same seed. (Factor kinds or
+the same bytes that :func:`restplus.generation.generate` writes for the same seed. (Factor kinds or
 layouts registered at run time must also be registered in a module the worker imports, as with
 any spawned process.)
 """
@@ -206,7 +206,7 @@ class VariantSet:
 
         from . import __version__
         from .exports import hf_features
-        from .generate import grid_fonts, render_env
+        from .generation import grid_fonts, render_env
         from .hashing import digest
 
         features = hf_features(self._grid)
