@@ -71,8 +71,8 @@ def _thumb(png: bytes, height: int) -> Image.Image:
 def _tile(v: Variant | None, labels: list[str], height: int, font: ImageFont.FreeTypeFont,
           text_width: int) -> Image.Image:
     small = _font(max(8, font.size - 2))
-    if v is None:
-        body = _text_block(["(not in design)"], font, text_width // 2, MUTED)
+    if v is None:  # a cell the design leaves out: empty space, so the sheet reads as the design
+        return Image.new("RGB", (1, 1), BG)
     elif v.images:
         thumbs = [_thumb(im.png, height) for im in v.images]
         body = Image.new("RGB", (sum(t.width for t in thumbs) + PAD * (len(thumbs) - 1), height), BG)
@@ -107,13 +107,26 @@ def _section(vs: list[Variant], columns: str | None) -> tuple[list[str], list[An
 
         raise UnknownNameError(f"columns={columns!r} is not a factor of these cells.{did_you_mean(columns, names)} "
                                f"Factors: {', '.join(names)}.")
-    col = columns if columns in varying else (varying[-1] if varying else None)
+    col = columns if columns in varying else _fewest_holes(vs, varying)
     others = [n for n in varying if n != col]
     cols = list(dict.fromkeys(v.cell.as_dict().get(col) for v in vs)) if col else [None]
     rows = list(dict.fromkeys(tuple(v.cell.as_dict().get(n) for n in others) for v in vs))
     where = {(tuple(v.cell.as_dict().get(n) for n in others), v.cell.as_dict().get(col) if col else None): v
              for v in vs}
     return varying, cols, rows, {"col": col, "others": others, "where": where}
+
+
+def _fewest_holes(vs: list[Variant], varying: list[str]) -> str | None:
+    """The column factor that leaves the fewest empty slots (union designs are sparse); ties: last."""
+    best, best_holes = None, None
+    for col in varying:
+        others = [n for n in varying if n != col]
+        rows = {tuple(v.cell.as_dict().get(n) for n in others) for v in vs}
+        cols = {v.cell.as_dict().get(col) for v in vs}
+        holes = len(rows) * len(cols) - len(vs)
+        if best_holes is None or holes <= best_holes:
+            best, best_holes = col, holes
+    return best
 
 
 def contact_sheet(variants: Sequence[Variant], path: str | os.PathLike[str] | None = None, *,
@@ -123,7 +136,8 @@ def contact_sheet(variants: Sequence[Variant], path: str | os.PathLike[str] | No
 
     thumb_height      common thumbnail height in px (default: the tallest image, capped at
                       ``max_thumb_height``); smaller images are enlarged with nearest-neighbour
-    columns           factor whose levels form the columns (default: the last varying factor)
+    columns           factor whose levels form the columns (default: the varying factor that leaves
+                      the fewest empty slots; cells outside the design stay blank)
     Returns the sheet as a PIL image; writes it to ``path`` when given.
     """
     variants = list(variants)
