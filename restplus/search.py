@@ -32,6 +32,7 @@ from typing import Any
 from .errors import ProblemError, SpecError
 from .hashing import canonical_json
 from .problems.base import Problem
+from .problems.extract import canonical_answer
 from .search_probe import Outcome, Probe
 from .search_report import (MINIMAL_COLUMNS, THRESHOLD_COLUMNS, describe_result, frame, safe_name, save_png, sheet,
                             write_tables)
@@ -86,7 +87,9 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
     budget        most real model calls in this invocation (cache hits are free)
     max_examples  Hypothesis examples per problem for the minimal search (shrinking comes on top)
     axes          ordered axes to bisect (default: all ordered axes)
+    thresholds, minimal  run the bisection / the minimal-failure search (both by default)
     sheets        also write renders (PNG) and contact sheets
+    prompts, decoding, gate_threshold, normalization   as for :func:`restplus.runner.evaluate`
 
     Tables (polars; also ``out/*.parquet``):
 
@@ -253,7 +256,7 @@ def _minimal(probe: Probe, space: Space, s: dict[str, Any], prop: Any, pname: st
     pid = p.problem_id
     row: dict[str, Any] = {"problem_id": pid, "property": pname, "status": s["status"], "complete": True,
                            "changed": [], "n_changed": 0, "n_examined": 0, "n_evals": 0, "calls": 0,
-                           "gold": p.answer if s["reference"] is None else s["reference"].gold}
+                           "gold": canonical_answer(p.answer_type, p.answer, p.choices)}
     expected = text.answer if text is not None else row["gold"]
     row["expected"] = expected
     found: Outcome | None = s["reference"] if s["status"] == "fails_at_reference" else None

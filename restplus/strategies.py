@@ -2,7 +2,8 @@
 
 Every strategy draws only valid points and **shrinks toward the reference**: a numeric axis draws
 an integer *offset* from its reference (in units of 1 for integer axes, of the axis tolerance for
-float axes; integers shrink toward 0, so toward the reference),
+float axes, so floats lie on the lattice reference + k x tolerance and an endpoint off that lattice
+is never drawn; integers shrink toward 0, so toward the reference),
 a level list puts the reference first (``sampled_from`` shrinks toward the first element), an
 rgb axis draws per-channel offsets. The minimal example of a failing property is therefore the
 least-perturbed render: factors that do not matter go back to their reference, and the one that

@@ -68,7 +68,7 @@ def model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str
             con = calc.contrast(interaction_contrast(col.assign, ref), rmask, key)
         if lpm:
             why = coefficient_problem(con.estimate, con.se ** 2, logit=False)
-            if why and False:
+            if why:
                 rows.append(exact_row(df, col.assign, ref, rows_expr(col.factors), design.factors,
                                       f"{lpm_note}; model SE unusable ({why})",
                                       n_boot=n_boot, seed=seed, ci=ci))
