@@ -55,11 +55,15 @@ _LAZY: dict[str, str] = {
         "mcnemar_power", "minimal_counterfactual", "counterfactuals", "token_curve", "accuracy_table",
         "gate_summary", "simulate_table", "AnalysisWarning")},
     **{n: "restplus.report" for n in ("write_report", "consistency_table", "write_effects")},
+    # search mode (``rp.strategies`` holds the Hypothesis strategies)
+    **{n: "restplus.search" for n in ("search", "SearchResult")},
+    **{n: "restplus.space" for n in ("Space", "Axis", "load_space", "save_space", "space_from_dict")},
+    "strategies": "restplus.strategies",
     # modality gap
     **{n: "restplus.gap" for n in ("measure_gap", "gap_curves", "gap_summary", "gap_correlation", "GapResult")},
 }
 
-_MODULES = {"models"}  # attributes that are modules, not names inside a module
+_MODULES = {"models", "strategies"}  # attributes that are modules, not names inside a module
 
 __all__ = sorted([*_LAZY, "__version__"])
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from .errors import RestplusError
 
 # Modules that add subcommands (import-time registration keeps each command beside its code).
-EXTENSIONS = ("restplus.cli_data", "restplus.cli_eval", "restplus.cli_gap", "restplus.cli_report")
+EXTENSIONS = ("restplus.cli_data", "restplus.cli_eval", "restplus.cli_gap", "restplus.cli_report",
+              "restplus.cli_search")
 
 COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None], str]] = {}
 

@@ -37,46 +37,54 @@ def assert_no_silent_nan(e) -> None:
             assert r["note"], r
 
 
-def test_non_reference_level_all_correct_falls_back_to_exact_comparison(base):
+def assert_lpm(e, why: str = "separation") -> None:
+    """An LPM-fallback table: labelled as such, no odds ratios, every joint chi2 a valid statistic."""
+    assert e.method == f"gee-lpm ({why} fallback)"
+    assert e.frame.get_column("note").str.starts_with("LPM fallback").all()
+    assert e.frame.get_column("odds_ratio").is_null().all()
+    for r in e.tests.iter_rows(named=True):
+        assert r["chi2"] is not None and math.isfinite(r["chi2"]) and r["chi2"] >= 0 and r["p"] is not None, r
+
+
+def test_non_reference_level_all_correct_switches_to_the_lpm(base):
     t = set_correct(base, pl.col("dpi") == "100", True)
-    with pytest.warns(AnalysisWarning, match=r"dpi=100: every row is correct \(separation\)"):
+    with pytest.warns(AnalysisWarning, match=r"separation: every dpi=100 row is correct"):
         e = effects(t, ["dpi", "font"], reference=REF)
+    assert_lpm(e)
     r = e.frame.filter(pl.col("level") == "100").row(0, named=True)
-    assert r["odds_ratio"] == math.inf and r["acc_level"] == 1.0
-    assert r["delta"] == pytest.approx(1.0 - r["acc_reference"])
-    assert r["delta_ci_low"] < r["delta"] < r["delta_ci_high"]
-    assert r["p"] < 1e-6 and "exact sign test" in r["note"]
-    # the rest is still modelled: dpi=50 and font have model rows without notes
-    modelled = e.frame.filter(pl.col("note").is_null())
-    assert set(modelled.get_column("level")) == {"50", "mono"}
-    assert e.method == "gee-logit"
+    assert r["acc_level"] == 1.0 and r["delta"] == pytest.approx(1.0 - r["acc_reference"], abs=0.02)
+    assert r["delta_ci_low"] < r["delta"] < r["delta_ci_high"] and r["p"] < 1e-6
+    # nothing left the model: every level and both joint tests are there
+    assert set(zip(e.frame["term"], e.frame["level"])) == {("dpi", "100"), ("dpi", "50"), ("font", "mono")}
+    assert set(e.tests.get_column("term")) == {"dpi", "font"}
     assert_no_silent_nan(e)
 
 
-def test_reference_level_all_correct_moves_the_factor_to_direct_comparison(base):
+def test_reference_level_all_correct_keeps_the_factor_in_the_lpm(base):
     t = set_correct(base, pl.col("dpi") == "200", True)
-    with pytest.warns(AnalysisWarning, match="every row at the reference '200' is correct"):
+    with pytest.warns(AnalysisWarning, match=r"every dpi=200 \(the reference\) row is correct"):
         e = effects(t, ["dpi", "font"], reference=REF)
+    assert_lpm(e)
     dpi = e.frame.filter(pl.col("term") == "dpi")
-    assert dpi.height == 2 and dpi.get_column("note").str.contains("reference all correct").all()
-    assert (dpi.get_column("odds_ratio") == 0.0).all()
+    assert dpi.height == 2 and (dpi.get_column("delta_ci_high") < 0).all()
     tests = {r["term"]: r for r in e.tests.iter_rows(named=True)}
-    assert tests["dpi"]["chi2"] is None and "separation" in tests["dpi"]["note"]
-    assert tests["font"]["p"] is not None
+    assert tests["dpi"]["df"] == 2 and tests["dpi"]["p"] < 1e-6
     assert_no_silent_nan(e)
 
 
-def test_constant_interaction_cell_is_left_out(base):
+def test_constant_interaction_cell_stays_in_the_lpm(base):
     t = set_correct(base, (pl.col("dpi") == "50") & (pl.col("font") == "mono"), False)
-    with pytest.warns(AnalysisWarning, match=r"interaction dpi:font: 1 level combination.*all correct or all wrong"):
+    with pytest.warns(AnalysisWarning, match=r"separation: cell dpi:font=50:mono is all wrong"):
         e = effects(t, ["dpi", "font"], reference=REF, interactions=2)
+    assert_lpm(e)
     inter = e.frame.filter(pl.col("term") == "dpi:font")
-    assert inter.get_column("level").to_list() == ["100:mono"]
-    assert {r["term"]: r["df"] for r in e.tests.iter_rows(named=True)}["dpi:font"] == 1
+    assert set(inter.get_column("level")) == {"100:mono", "50:mono"}
+    assert inter.filter(pl.col("level") == "50:mono").get_column("delta").item() < 0
+    assert {r["term"]: r["df"] for r in e.tests.iter_rows(named=True)}["dpi:font"] == 2
     assert_no_silent_nan(e)
 
 
-def test_quasi_separation_after_fit_uses_the_fallback():
+def test_quasi_separation_found_after_the_fit_switches_to_the_lpm():
     # (200, sans) always right, (50, mono) always wrong, the other two cells mixed: no level is
     # constant, yet the logit MLE diverges along (+, -, -) (quasi-complete separation)
     rng = np.random.default_rng(0)
@@ -88,12 +96,12 @@ def test_quasi_separation_after_fit_uses_the_fallback():
                     ok = {("200", "sans"): True, ("50", "mono"): False}.get((dpi, font), bool(rng.random() < 0.5))
                     rows.append({"problem_id": f"p{p}", "modality": "image", "dpi": dpi, "font": font,
                                  "correct": ok})
-    with pytest.warns(AnalysisWarning, match="quasi-separation in the fitted model"):
+    with pytest.warns(AnalysisWarning, match="gee-logit fit is degenerate"):
         e = effects(pl.DataFrame(rows), ["dpi", "font"], reference=REF)
-    assert e.frame.get_column("note").str.contains("exact sign test").all()
-    assert e.tests.get_column("chi2").null_count() == 2
+    assert_lpm(e, "degenerate-fit")
+    assert any("linear probability model" in w for w in e.warnings)
     assert_no_silent_nan(e)
-    assert "quasi-separation" in e.to_markdown()
+    assert "LPM fallback (degenerate logit fit)" in e.to_markdown()
 
 
 def test_single_problem_falls_back_to_plain_logit(base):

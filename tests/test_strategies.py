@@ -20,7 +20,10 @@ from restplus.space import Space, contrast_axis, levels_axis, load_space, range_
 from restplus.strategies import axis_values, cells, perturbations
 
 ROOT = Path(__file__).resolve().parents[1]
-FIND = settings(database=None, max_examples=60, phases=(Phase.generate, Phase.shrink), deadline=None)
+# No rendering happens inside these find() calls, so many draws are cheap; derandomize keeps CI
+# deterministic (with random seeds the shrunk results below were the same for 12 of 12 seeds).
+FIND = settings(database=None, max_examples=200, phases=(Phase.generate, Phase.shrink), deadline=None,
+                derandomize=True)
 
 
 @pytest.fixture(scope="module")

@@ -38,13 +38,21 @@ class EffectTable:
     - ``delta_ci_low``, ``delta_ci_high``: delta-method interval from the cluster-robust covariance;
     - ``odds_ratio``, ``or_ci_low``, ``or_ci_high``: exp(coefficient) and its Wald interval. With
       interactions in the model a main-effect OR is conditional on the other factors at reference;
-      an interaction OR is a ratio of odds ratios;
-    - ``z``, ``p``: Wald test of the coefficient (log odds ratio = 0); ``p_adj``: adjusted over all
-      rows of the table (``correction``);
-    - ``note``: null, or the fallback used for this row (separation, exact test ...).
+      an interaction OR is a ratio of odds ratios. Null under the LPM fallback;
+    - ``z``, ``p``: Wald test of the coefficient (log odds ratio = 0); under the LPM fallback, of the
+      row's delta itself. ``p_adj``: adjusted over all rows of the table (``correction``);
+    - ``note``: null for a plain logit row; under the separation fallback ``"LPM fallback (...)"``,
+      extended when the row is an exact comparison (matched observed contrast, cluster-bootstrap CI,
+      sign test over problems; ``z`` null) because even the LPM SE of its contrast collapsed.
 
     ``tests`` columns: ``term``, ``df``, ``chi2`` (joint Wald test that all coefficients of the term
-    are 0), ``p``, ``note``.
+    are 0; under the LPM a singular block is tested on its varying directions, with ``df`` their
+    number, or replaced by a Friedman/sign test over problems, or left null, as the note says), ``p``,
+    ``note``.
+
+    ``method`` is ``"gee-logit"``, ``"fe-logit"``, ``"logit"`` (a single problem), or with a fallback
+    ``"gee-lpm (separation fallback)"`` / ``"gee-lpm (degenerate-fit fallback)"`` (``"lpm (...)"`` for a
+    single problem); see :mod:`restplus.stats.factor_effects`.
     """
 
     frame: pl.DataFrame

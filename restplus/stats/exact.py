@@ -81,7 +81,7 @@ def exact_row(df: pl.DataFrame, assign: Sequence[tuple[str, str]], reference: Ma
     test = f"p = exact sign test over {n_used} problems" if n_used else "p = 1: the contrast is 0 in every problem"
     return {**out, "delta": float(d.mean()), "delta_ci_low": lo, "delta_ci_high": hi, "p": p,
             "note": f"{note}; delta = matched observed difference{' of differences' if k > 1 else ''} over "
-                    f"{d.size} problems with a cluster-bootstrap CI, {test}"}
+                    f"{d.size} problems with {'a cluster-bootstrap CI' if n_boot else 'no CI (n_boot=0)'}, {test}"}
 
 
 def _sign_test(diff: np.ndarray) -> tuple[float, int]:

@@ -28,9 +28,13 @@ logit MLE, and statsmodels then returns collapsed coefficients with SEs near 0 t
    ``method`` reads ``"gee-lpm (separation fallback)"`` (or ``"(degenerate-fit fallback)"``), every row
    and test carries the note ``"LPM fallback (...)"`` and a warning says what was separated.
 4. Where even the LPM has no usable SE (a contrast that is identical in every problem, so its sandwich
-   variance is exactly 0) the row is the observed contrast with a cluster-bootstrap CI and an exact
-   sign test over problems, and a factor's joint test is a Friedman test over problems
-   (:mod:`restplus.stats.exact`); an interaction's joint test is then left out with a note.
+   variance is exactly 0) the row is the matched observed contrast with a cluster-bootstrap CI (zero
+   width exactly when the contrast is the same in every problem) and an exact sign test over problems
+   (:mod:`restplus.stats.exact`). A term whose LPM covariance block is singular is Wald-tested on the
+   directions that vary between problems when the estimate is 0 along the others (``df`` = their
+   number); otherwise a factor's joint test is a Friedman test over problems and an interaction's is
+   left out, with a note. With few problems the exact tests are honest about it: 5 problems that all
+   agree give a sign-test p of 2 / 2^5 = 0.0625, never a fake 1e-300.
 
 Why an LPM rather than a penalised (Firth) logit: statsmodels has no Firth estimator for clustered
 data, and a hand-rolled one would be unreviewed numerics; the LPM is the standard econometric answer to
