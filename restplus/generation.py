@@ -26,7 +26,6 @@ import multiprocessing
 import os
 import platform
 import shutil
-import subprocess
 import sys
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -37,6 +36,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from . import __version__
+from .envinfo import git_commit
 from .errors import CacheMismatchError, ProblemError, RestplusError, SpecError
 from .grid import Grid, variant_seed
 from .problems.base import Problem
@@ -79,23 +80,6 @@ def grid_fonts(grid: Grid) -> dict[str, str]:
     from .render import grid_fonts as _grid_fonts
 
     return dict(sorted(_grid_fonts(grid).items()))
-
-
-def _git_commit() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None  # no git binary: the manifest records null rather than guessing
-    if out.returncode != 0:
-        return None  # not a git checkout (e.g. an installed wheel)
-    return out.stdout.strip() or None
-
-
-def _restplus_version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 class _Job:
@@ -202,8 +186,8 @@ def _prepare(out: Path, ident: dict[str, Any], grid: Grid, problems: list[Proble
         for p in problems:
             fh.write(problem_line(p))
     os.replace(tmp, out / PROBLEMS_FILE)
-    manifest = {"format": 1, "status": "incomplete", **ident, "restplus_version": _restplus_version(),
-                "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": _git_commit()}
+    manifest = {"format": 1, "status": "incomplete", **ident, "restplus_version": __version__,
+                "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": git_commit()}
     atomic_write(mpath, json.dumps(manifest, indent=2).encode("utf-8"))
     return manifest
 

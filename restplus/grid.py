@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .design import Full, design_from_spec
+from .design import Full
 from .errors import DesignError, SpecError, did_you_mean
 from .factors import MODALITIES, Factor, Scalar, get_kind, rgb
 from .hashing import derive_seed, digest

@@ -9,10 +9,10 @@ model would mix answers of different experiments in one table, so it is refused 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CacheMismatchError
+from .envinfo import git_commit, package_versions
 from .hashing import digest
 
 MANIFEST = "manifest.json"
@@ -118,36 +119,16 @@ def check_identity(out: str | Path, identity: Mapping[str, str]) -> dict[str, An
 
 
 # ---------------------------------------------------------------------------------- environment
-def package_versions() -> dict[str, str | None]:
-    import importlib.metadata as md
-
-    out: dict[str, str | None] = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_commit() -> str | None:
-    """HEAD of the git checkout restplus runs from (None when not a checkout), '+dirty' if modified."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / ".git").exists():
-        return None
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("+dirty" if dirty else "")
+@functools.lru_cache(maxsize=1)
+def _environment() -> str:
+    return json.dumps({"python": sys.version.split()[0], "platform": platform.platform(),
+                       "machine": platform.machine(), "packages": package_versions(*_PACKAGES),
+                       "git_commit": git_commit()})
 
 
 def environment() -> dict[str, Any]:
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine(),
-            "packages": package_versions(), "git_commit": git_commit()}
+    """Python, platform, package versions and git commit (computed once per process)."""
+    return json.loads(_environment())
 
 
 def font_checksums(provenances: Iterable[Mapping[str, Any]]) -> dict[str, str]:

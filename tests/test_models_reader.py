@@ -137,3 +137,30 @@ def test_fingerprint_names_tesseract_and_solvers():
     assert len(fp["solvers_sha256"]) == 64
     with pytest.raises(ModelError, match="tesseract binary not found"):
         load("reader", tesseract_cmd="/nonexistent/tesseract")
+
+
+def test_reader_reads_each_image_once_even_when_requests_arrive_together(monkeypatch):
+    import threading
+    import time
+
+    from restplus.models import load
+    from restplus.records import ImagePart, Request, TextPart
+    from restplus.render import render_text
+
+    reader = load("reader", concurrency=4)
+    calls, lock = [], threading.Lock()
+    real = reader._tesseract
+
+    def counting(png):
+        with lock:
+            calls.append(png)
+        time.sleep(0.2)  # make the requests overlap
+        return real(png)
+
+    monkeypatch.setattr(reader, "_tesseract", counting)
+    img = render_text("2A + 3B = 7", {"dpi": 200}).png
+    reqs = [Request(parts=(ImagePart(png=img), TextPart("Transcribe.")), tag="ocr"),
+            Request(parts=(ImagePart(png=img), TextPart("Solve.")), tag="solve:soe")] * 2
+    out = reader.generate(reqs)
+    assert len(calls) == 1
+    assert out[0].text == out[2].text and "2A" in out[0].text

@@ -18,11 +18,11 @@ Rules every adapter follows:
 
 from __future__ import annotations
 
-import importlib.metadata
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..envinfo import package_versions  # noqa: F401 (re-exported for the adapters)
 from ..errors import BudgetExceeded
 from ..records import Request, Response
 
@@ -77,17 +77,6 @@ class ModelAdapter(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
-
-
-def package_versions(*names: str) -> dict[str, str | None]:
-    """Installed versions of the given distributions (None when not installed)."""
-    out: dict[str, str | None] = {}
-    for n in names:
-        try:
-            out[n] = importlib.metadata.version(n)
-        except importlib.metadata.PackageNotFoundError:
-            out[n] = None
-    return out
 
 
 def check_indices(requests: Sequence[Request]) -> None:

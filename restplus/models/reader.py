@@ -111,6 +111,7 @@ class ReaderAdapter(ModelAdapter):
         self.tesseract_version = first[0].strip()
         self._memo: OrderedDict[str, str] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self._inflight: dict[str, threading.Event] = {}
 
     def fingerprint(self) -> dict[str, Any]:
         return {"adapter": "reader", "tesseract": self.tesseract_version, "lang": self.lang, "psm": self.psm,
@@ -127,12 +128,27 @@ class ReaderAdapter(ModelAdapter):
             if key in self._memo:
                 self._memo.move_to_end(key)
                 return self._memo[key]
-        text = self._tesseract(png)
-        with self._memo_lock:
-            self._memo[key] = text
-            while len(self._memo) > self.MEMO_SIZE:
-                self._memo.popitem(last=False)
-        return text
+            # Single flight: the OCR and solve requests of one image often arrive together; the
+            # second waits for the first instead of running tesseract again.
+            pending = self._inflight.get(key)
+            if pending is None:
+                self._inflight[key] = threading.Event()
+        if pending is not None:
+            pending.wait()
+            with self._memo_lock:
+                if key in self._memo:
+                    return self._memo[key]
+            return self._tesseract(png)  # the first reader failed; try on our own
+        try:
+            text = self._tesseract(png)
+            with self._memo_lock:
+                self._memo[key] = text
+                while len(self._memo) > self.MEMO_SIZE:
+                    self._memo.popitem(last=False)
+            return text
+        finally:
+            with self._memo_lock:
+                self._inflight.pop(key).set()
 
     def _tesseract(self, png: bytes) -> str:
         args = [self.cmd, "stdin", "stdout", "--psm", str(self.psm), "-l", self.lang]
