@@ -128,6 +128,9 @@ def _key_figures(table: pl.DataFrame, folder: Path, reference: dict[str, str]) -
         eff = pl.read_csv(eff_path, infer_schema_length=None)
         rows = eff.filter(pl.col("term") == "dpi") if "term" in eff.columns else eff.head(0)
         key["dpi_effects"] = rows.to_dicts()
+    tests_path = folder / "effects_tests.csv"
+    if tests_path.exists():
+        key["joint_tests"] = pl.read_csv(tests_path, infer_schema_length=None).to_dicts()
     cons = folder / "consistency.csv"
     if cons.exists():
         key["consistency"] = pl.read_csv(cons, infer_schema_length=None).to_dicts()
@@ -159,15 +162,28 @@ def _section(name: str, grid: Any, key: dict[str, Any], paths: dict[str, Path], 
              "", f"Problems: {', '.join(f'{k} {v}' for k, v in key['problems'].items())}. "
              f"Model calls: {key['calls']}, cache hits: {key['cache_hits']}, {key['seconds']} s.", "",
              f"![contact sheet]({key['contact_sheet']})", ""]
+    if not grid.is_full_factorial:
+        lines += ["Design note: this grid is not fully crossed (e.g. in REST+ the colours exist only at 200 DPI in "
+                  "DejaVu Sans), so per-level plots that pool over the design confound factors (black's pooled "
+                  "accuracy includes the 50 DPI rows). Read factor effects from the effect table, which models all "
+                  "factors jointly.", ""]
     accs = ", ".join(f"{m} {v:.1%}" for m, v in sorted(key["accuracy_by_modality"].items()))
     lines.append(f"Accuracy by modality (ungated): {accs}. OCR pass rate (image rows): "
                  f"{key.get('ocr_pass_rate', float('nan')):.1%}.")
     for row in key.get("dpi_effects", []):
         lines.append(f"- DPI {row.get('level')} vs {row.get('reference')}: {_fmt_delta(row)}")
+    if key.get("joint_tests"):
+        lines += ["", "Joint Wald tests (does the factor, or the interaction, matter at all?):", "",
+                  "| term | df | chi2 | p | note |", "| :--- | ---: | ---: | ---: | :--- |"]
+        for t in key["joint_tests"]:
+            chi2 = "" if t.get("chi2") is None else f"{float(t['chi2']):.2f}"
+            p = "" if t.get("p") is None else f"{float(t['p']):.3g}"
+            lines.append(f"| {t['term']} | {t.get('df') or ''} | {chi2} | {p} | {t.get('note') or ''} |")
     sub = paths.get("summary_md") or (out / name / "summary.md")
     if Path(sub).exists():
-        lines += ["", f"Full tables: [`{name}/summary.md`]({name}/summary.md).", "",
-                  Path(sub).read_text().split("\n", 1)[1].strip()]
+        body = Path(sub).read_text().split("\n", 1)[1].split("## Files")[0].strip()
+        lines += ["", f"Full tables, figures and LaTeX: [`{name}/`]({name}/summary.md); the gated analysis: "
+                  f"[`{name}/gated/`]({name}/gated/summary.md).", "", body]
     return "\n".join(lines)
 
 

@@ -46,8 +46,9 @@ def _col(frame: pl.DataFrame, name: str) -> np.ndarray:
     return frame.get_column(name).cast(pl.Float64).fill_null(float("nan")).to_numpy()
 
 
-def _pick_gated(metrics: pl.DataFrame) -> tuple[pl.DataFrame, str]:
-    if metrics.filter(pl.col("gated")).height:
+def _pick_gated(metrics: pl.DataFrame, gated: bool | None = None) -> tuple[pl.DataFrame, str]:
+    """Gated rows when asked (or, by default, when there are any), else all units."""
+    if gated is not False and metrics.filter(pl.col("gated")).height:
         return metrics.filter(pl.col("gated")), "gate-passed units"
     return metrics.filter(~pl.col("gated")), "all units"
 
@@ -61,12 +62,12 @@ def _grid(n: int, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list
 
 
 def plot_marginal_accuracy(metrics: pl.DataFrame, factors: Sequence[str], stem: str | os.PathLike[str], *,
-                           title: str = "") -> list[Path]:
+                           title: str = "", gated: bool | None = None) -> list[Path]:
     """Accuracy per level of each factor and modality, with cluster-bootstrap CIs.
 
     ``metrics``: output of :func:`restplus.stats.consistency` (scope ``factor``; gated rows preferred).
     """
-    data, which = _pick_gated(metrics.filter(pl.col("scope") == "factor"))
+    data, which = _pick_gated(metrics.filter(pl.col("scope") == "factor"), gated)
     factors = [f for f in factors if data.filter(pl.col("factor") == f).height]
     if not factors:
         raise AnalysisError("plot_marginal_accuracy: the metrics frame has no factor-level rows.")
@@ -90,7 +91,8 @@ def plot_marginal_accuracy(metrics: pl.DataFrame, factors: Sequence[str], stem: 
         ax.set_ylim(0, 1.02)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(title="modality", fontsize=8)
-    fig.suptitle(title or f"Accuracy per factor level ({which}, 95% cluster-bootstrap CI)")
+    fig.suptitle(f"{title} ({which}, 95% cluster-bootstrap CI)" if title else
+                 f"Accuracy per factor level ({which}, 95% cluster-bootstrap CI)")
     return _save(fig, stem)
 
 
@@ -126,9 +128,9 @@ def plot_interaction(acc: pl.DataFrame, x_factor: str, line_factor: str, stem: s
 
 
 def plot_rer(metrics: pl.DataFrame, factors: Sequence[str], stem: str | os.PathLike[str], *,
-             title: str = "") -> list[Path]:
+             title: str = "", gated: bool | None = None) -> list[Path]:
     """Render-equivalence rate per level of each factor (bars with CIs; overall RER as a line)."""
-    data, which = _pick_gated(metrics.filter(pl.col("metric") == "rer"))
+    data, which = _pick_gated(metrics.filter(pl.col("metric") == "rer"), gated)
     factors = [f for f in factors if data.filter(pl.col("factor") == f).height]
     if not factors:
         raise AnalysisError("plot_rer: the metrics frame has no RER rows per factor level.")
@@ -147,7 +149,7 @@ def plot_rer(metrics: pl.DataFrame, factors: Sequence[str], stem: str | os.PathL
         ax.set_ylim(0, 1.02)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(title or f"Render-equivalence rate per level ({which}, 95% CI)")
+    fig.suptitle(f"{title} ({which}, 95% CI)" if title else f"Render-equivalence rate per level ({which}, 95% CI)")
     return _save(fig, stem)
 
 

@@ -212,7 +212,7 @@ def _plots(df: pl.DataFrame, metrics: pl.DataFrame | None, gates: pl.DataFrame |
         if factors and mm is not None:
             for key, fn in (("marginal", plots.plot_marginal_accuracy), ("rer", plots.plot_rer)):
                 png, pdf = fn(mm, factors, out / f"fig_{key}{tag}", title=f"{m}: " + ("accuracy per level" if
-                              key == "marginal" else "RER per level"))
+                              key == "marginal" else "RER per level"), gated=gate_policy != "ignore")
                 paths[f"fig_{key}{tag}_png"], paths[f"fig_{key}{tag}_pdf"] = png, pdf
         if len(factors) >= 2:
             acc = accuracy_table(sub, factors[:2], gate_policy="exclude" if gate_policy == "exclude" else "ignore",
@@ -253,8 +253,9 @@ def _summary(name: str, df: pl.DataFrame, factors: list[str], headers: list[str]
             if sig.height == 0:
                 lines.append("  no level differs from its reference after correction.")
             for r in sig.iter_rows(named=True):
+                odds = "" if r["odds_ratio"] is None else f"OR {fmt.num(r['odds_ratio'], 2)}, "
                 lines.append(f"  - {r['term']}={r['level']}: {fmt.interval(r['delta'], r['delta_ci_low'], r['delta_ci_high'], 1, 100.0)} "
-                             f"points (OR {fmt.num(r['odds_ratio'], 2)}, p_adj {fmt.pvalue(r['p_adj'])})")
+                             f"points ({odds}p_adj {fmt.pvalue(r['p_adj'])})")
         lines.append("")
     if gates is not None and gates.height:
         cells = gates.filter(pl.all_horizontal([pl.col(f).is_not_null() for f in factors])) if factors else gates
