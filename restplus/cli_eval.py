@@ -12,10 +12,8 @@ from .errors import SpecError, UnknownNameError
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-@command("run", "evaluate a model on a spec's variants (generated first) or on a variants run folder",
-         "restplus run perturbations/smoke.yaml --model reader --problems soe --limit 4 --out runs/smoke")
-def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="spec file (variants are generated into OUT/variants) or a variants run folder")
+def add_model_and_problem_args(p: argparse.ArgumentParser, n_default: int | None) -> None:
+    """--model/--base-url/--api-key-env and --problems/--n, shared by the commands that call a model."""
     p.add_argument("--model", required=True,
                    help="reader | hf:PATH | openai:MODEL | any registered adapter name (restplus.models.names())")
     p.add_argument("--base-url", help="server URL for openai:MODEL, e.g. http://127.0.0.1:8000/v1")
@@ -23,7 +21,15 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="environment variable holding the API key ('none' for servers without auth)")
     p.add_argument("--problems", default="soe",
                    help="comma-separated built-in sets (soe, arith, mcq) or a problem file (JSONL/CSV/parquet)")
-    p.add_argument("--n", type=int, default=None, help="items per built-in set (default: the set's size)")
+    p.add_argument("--n", type=int, default=n_default,
+                   help=f"items per built-in set (default: {n_default or 'the whole set'})")
+
+
+@command("run", "evaluate a model on a spec's variants (generated first) or on a variants run folder",
+         "restplus run perturbations/smoke.yaml --model reader --problems soe --limit 4 --out runs/smoke")
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="spec file (variants are generated into OUT/variants) or a variants run folder")
+    add_model_and_problem_args(p, n_default=None)
     p.add_argument("--seed", type=int, default=0, help="problem and render seed")
     p.add_argument("--out", required=True, help="run folder (results.parquet, manifest.json, cache.sqlite)")
     p.add_argument("--workers", type=int, default=4, help="concurrent requests (HTTP/reader) and render workers")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .cli import command
+from .cli_eval import add_model_and_problem_args
 from .errors import SpecError
 
 
@@ -14,14 +15,7 @@ from .errors import SpecError
          "--out reports/search/reader")
 def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("space", help="search-space spec file (restplus_spec: 1 with range/contrast/levels factors)")
-    p.add_argument("--model", required=True,
-                   help="reader | hf:PATH | openai:MODEL | any registered adapter name (restplus.models.names())")
-    p.add_argument("--base-url", help="server URL for openai:MODEL, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                   help="environment variable holding the API key ('none' for servers without auth)")
-    p.add_argument("--problems", default="soe",
-                   help="comma-separated built-in sets (soe, arith, mcq) or a problem file (JSONL/CSV/parquet)")
-    p.add_argument("--n", type=int, default=3, help="items per built-in set (default 3)")
+    add_model_and_problem_args(p, n_default=3)
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--budget", type=int, default=200, help="most model calls this run may make (cache hits are free)")
     p.add_argument("--out", required=True, help="results folder (tables, renders, contact sheets, cache)")
