@@ -19,7 +19,9 @@ from typing import Any
 from ..errors import FontError, GlyphError, unknown_name
 from ..hashing import file_sha256
 
-FONTS_DIR = Path(__file__).resolve().parents[2] / "fonts"
+# The vendored fonts live in the repository's top-level fonts/ (an editable install finds them);
+# RESTPLUS_FONTS points elsewhere, e.g. for a wheel install next to a copy of that folder.
+FONTS_DIR = Path(os.environ.get("RESTPLUS_FONTS") or Path(__file__).resolve().parents[2] / "fonts")
 DEFAULT_MANIFEST = FONTS_DIR / "fonts.json"
 # Advance widths are measured at this size (px) and scaled linearly to points, so line breaks are
 # computed once, independent of the target DPI (FreeType hinting at small sizes cannot move them).
@@ -57,7 +59,8 @@ class FontManifest:
             raw = json.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FontError(f"font manifest {str(p)!r} does not exist; the vendored fonts live in "
-                            f"{str(FONTS_DIR)!r} (regenerate with fonts/make_manifest.py).") from None
+                            f"{str(FONTS_DIR)!r}. Install restplus from a checkout (pip install -e .) or set "
+                            "RESTPLUS_FONTS to a copy of the repository's fonts/ folder.") from None
         except (OSError, json.JSONDecodeError) as exc:
             raise FontError(f"font manifest {str(p)!r} is unreadable: {exc}") from None
         fams = []
