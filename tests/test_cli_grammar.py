@@ -9,6 +9,8 @@ import pytest
 
 from restplus.cli import COMMANDS, build_parser, main
 
+build_parser()  # registers the extension commands, so every command is parametrised below
+
 
 def test_validate_ok(capsys):
     assert main(["validate", "perturbations/rest_plus.yaml", "perturbations/smoke.yaml"]) == 0
@@ -40,9 +42,13 @@ def test_debug_shows_traceback(tmp_path):
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS) or ["validate"])
+def test_all_commands_are_registered():
+    assert {"validate", "describe", "generate", "contact-sheet", "show", "export", "run", "rescore", "analyse",
+            "report", "demo", "gap", "search"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_has_help_with_example(name, capsys):
-    build_parser()
     with pytest.raises(SystemExit) as e:
         main([name, "--help"])
     assert e.value.code == 0
