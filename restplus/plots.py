@@ -32,7 +32,7 @@ def _save(fig: Figure, stem: str | os.PathLike[str]) -> list[Path]:
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     # constrained layout already fits the labels; bbox_inches="tight" would cost another full draw
     fig.savefig(paths[0], dpi=150)
-    fig.savefig(paths[1])
+    fig.savefig(paths[1], metadata={"CreationDate": None})  # no timestamp: re-runs give identical files
     return paths
 
 

@@ -12,8 +12,8 @@ from . import _format as fmt
 
 EFFECT_COLUMNS = ("term", "level", "reference", "n", "n_problems", "acc_level", "acc_reference", "delta",
                   "delta_ci_low", "delta_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "z", "p", "p_adj",
-                  "note")
-TEST_COLUMNS = ("term", "df", "chi2", "p", "note")
+                  "dist", "df_denom", "note")
+TEST_COLUMNS = ("term", "df", "chi2", "p", "dist", "df_denom", "note")
 
 _HEADERS = ("Term", "Level", "Ref.", "n", "Acc. level (%)", "Acc. ref. (%)", "Delta (pp) [95% CI]",
             "OR [95% CI]", "p (adj.)")

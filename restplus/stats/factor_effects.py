@@ -59,7 +59,7 @@ from ._common import (check_gate_policy, ensure_single_model, factor_levels, pre
                       table_columns, warn, z_value)
 from .degenerate import fit_problems
 from .design import GATE_COLUMN, Design, build_design, formula_text
-from .effect_table import EFFECT_COLUMNS, EffectTable
+from .effect_table import EFFECT_COLUMNS, TEST_COLUMNS, EffectTable
 from .fit import Fit, fit_fe_logit, fit_gee, fit_gee_lpm, fit_glm, fit_ols_lpm
 from .model_rows import model_rows
 from .screen import screen, screen_interactions
@@ -126,7 +126,7 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
         raise AnalysisError(f"interactions is the highest interaction order (1 = main effects only), got "
                             f"{interactions!r}.")
     check_gate_policy(gate_policy)
-    zc = z_value(ci)
+    z_value(ci)  # validates ci up front; the critical value itself depends on the fit (small_sample)
     df = prepare(table, factors, what="effects", extra=("model",))
     ensure_single_model(df, (), "effects")
     factors = list(factors)
@@ -191,17 +191,17 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
         label = f"{fit.method} ({why} fallback)"
     else:
         lpm_note, label = None, fit.method
-    rows, tests = model_rows(df, design, fit, ref, has_text, zc, lpm_note=lpm_note, n_boot=n_boot, seed=seed,
-                             ci=ci)
+    rows, tests = model_rows(df, design, fit, ref, has_text, lpm_note=lpm_note, n_boot=n_boot, seed=seed, ci=ci)
     frame = _finish(rows, correction)
     return EffectTable(
-        frame=frame, tests=pl.DataFrame(tests, schema=_TEST_SCHEMA), method=label,
+        frame=frame, tests=pl.DataFrame(tests, schema=_TEST_SCHEMA).select(TEST_COLUMNS), method=label,
         formula=formula_text(design.columns, ref, design.factors), correction=correction, gate_policy=policy,
         cov_type=fit.cov_type, n_obs=df.height, n_problems=int(groups.max()) + 1, n_excluded=n_excluded,
         reference=tuple((f, ref[f]) for f in all_factors), warnings=tuple(dict.fromkeys(sink)))
 
 
-_TEST_SCHEMA = {"term": pl.Utf8, "df": pl.Int64, "chi2": pl.Float64, "p": pl.Float64, "note": pl.Utf8}
+_TEST_SCHEMA = {"term": pl.Utf8, "df": pl.Int64, "chi2": pl.Float64, "p": pl.Float64, "dist": pl.Utf8,
+                "df_denom": pl.Int64, "note": pl.Utf8}
 
 
 def _modalities(df: pl.DataFrame, modalities: Sequence[str] | None, as_factor: bool) -> list[str]:
@@ -288,8 +288,7 @@ def _fit(method: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type
     if cov_type == "auto":
         cov_type = "bias_reduced" if n_clusters < FEW_CLUSTERS else "robust"
     if n_clusters < FEW_CLUSTERS:
-        warn(f"only {n_clusters} problems: cluster-robust intervals are approximate (cov_type={cov_type!r}).",
-             sink)
+        warn(_few_clusters(n_clusters, cov_type), sink)
     return fit_gee(X, y, groups, cov_type, sink)
 
 
@@ -307,15 +306,21 @@ def _fit_lpm(method: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_
     if cov_type == "auto":
         cov_type = "bias_reduced" if n_clusters < FEW_CLUSTERS else "robust"
     if n_clusters < FEW_CLUSTERS:
-        warn(f"only {n_clusters} problems: cluster-robust intervals are approximate (cov_type={cov_type!r}).",
-             sink)
+        warn(_few_clusters(n_clusters, cov_type), sink)
     return fit_gee_lpm(X, y, groups, cov_type, sink)
+
+
+def _few_clusters(n: int, cov_type: str) -> str:
+    ref = (f"p-values and intervals use t({n - 1}) and joint tests F(q, {n - 1})" if cov_type != "naive" else
+           "model-based (naive) SE use the normal reference")
+    return (f"only {n} problems: cluster-robust inference is approximate (cov_type={cov_type!r}); {ref}, "
+            f"see restplus.stats.small_sample.")
 
 
 def _finish(rows: list[dict[str, Any]], correction: str) -> pl.DataFrame:
     schema = {c: pl.Float64 for c in EFFECT_COLUMNS}
     schema.update({"term": pl.Utf8, "level": pl.Utf8, "reference": pl.Utf8, "n": pl.Int64, "n_problems": pl.Int64,
-                   "note": pl.Utf8})
+                   "dist": pl.Utf8, "df_denom": pl.Int64, "note": pl.Utf8})
     for r in rows:
         r.setdefault("p_adj", None)
     frame = pl.DataFrame(rows, schema=schema).select(EFFECT_COLUMNS)

@@ -2,7 +2,8 @@
 and the linear probability model (LPM) used when the logit is separated or degenerate.
 
 Each returns a :class:`Fit` holding the coefficient vector, the covariance used for every interval
-and test, and the statsmodels results object (for ``wald_test``). Warnings statsmodels raises while
+and test, the statsmodels results object (for ``wald_test``) and, for a cluster-robust covariance, the number
+of clusters (which sets the t / F reference of :mod:`restplus.stats.small_sample`). Warnings statsmodels raises while
 fitting (convergence, singular matrices) are collected into the table's warnings, never swallowed.
 """
 
@@ -33,6 +34,14 @@ class Fit:
     method: str
     cov_type: str
     link: str = "logit"  # "logit" or "identity" (LPM): how marginal predictions are formed
+    # clusters behind a cluster-robust covariance (None: model-based covariance); rows and joint tests
+    # are referred to t / F with clusters - 1 df (restplus.stats.small_sample)
+    clusters: int | None = None
+
+
+def _clusters(groups: np.ndarray, cov_type: str) -> int | None:
+    """Cluster count behind a GEE sandwich covariance; None for the model-based ('naive') one."""
+    return None if cov_type == "naive" else int(np.unique(groups).size)
 
 
 def _collect(caught: list[warnings.WarningMessage], sink: list[str], where: str) -> None:
@@ -55,7 +64,8 @@ def fit_gee(X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str, sin
                        cov_struct=sm.cov_struct.Exchangeable())
         res = model.fit(cov_type=cov_type)
     _collect(caught, sink, "GEE fit")
-    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), X, None, res, "gee-logit", cov_type)
+    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), X, None, res, "gee-logit", cov_type,
+               clusters=_clusters(groups, cov_type))
 
 
 def fit_glm(X: np.ndarray, y: np.ndarray, sink: list[str]) -> Fit:
@@ -106,7 +116,8 @@ def fit_fe_logit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, sink: list[st
         res = sm.GLM(y[rows], Xf, family=sm.families.Binomial()).fit(
             cov_type="cluster", cov_kwds={"groups": g})
     _collect(caught, sink, "fe-logit fit")
-    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), Xf, rows, res, "fe-logit", "cluster")
+    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), Xf, rows, res, "fe-logit", "cluster",
+               clusters=k)
 
 
 def fit_gee_lpm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str, sink: list[str]) -> Fit:
@@ -121,7 +132,7 @@ def fit_gee_lpm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str,
         res = model.fit(cov_type=cov_type)
     _collect(caught, sink, "GEE LPM fit")
     return Fit(np.asarray(res.params), np.asarray(res.cov_params()), X, None, res, "gee-lpm", cov_type,
-               "identity")
+               "identity", _clusters(groups, cov_type))
 
 
 def fit_ols_lpm(X: np.ndarray, y: np.ndarray, sink: list[str]) -> Fit:

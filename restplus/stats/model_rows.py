@@ -9,6 +9,12 @@ contrast, so the row's interval and p agree; odds ratios are null (an LPM has no
 contrast SE is unusable (see :mod:`restplus.stats.degenerate`) is replaced by the exact comparison of
 :mod:`restplus.stats.exact`; a factor's joint test on a singular covariance block likewise becomes a
 Friedman (or sign) test over problems, and an interaction's is left out with a note.
+
+Reference distributions (:mod:`restplus.stats.small_sample`): for a cluster-robust fit every row's z
+(an ``estimate / SE`` statistic, kept under that name) is referred to t(G - 1), for its p-value and
+its delta and odds-ratio intervals alike, and every joint Wald chi2 on q restrictions to
+F(q, G - 1) as chi2 / q; a model-based fit keeps normal / chi2. Each row and test records the
+reference in ``dist`` and ``df_denom``.
 """
 
 from __future__ import annotations
@@ -19,20 +25,21 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.stats import norm
-
 from .degenerate import coefficient_problem, joint_wald
 from .design import Design
 from .exact import exact_joint, exact_row
 from .fit import Fit
 from .marginal import MarginalCalculator, interaction_contrast, level_contrast
+from .small_sample import ROW_EXACT, TEST_EXACT, TEST_FRIEDMAN, Reference, reference_for
 
 
-def model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str], has_text: bool, zc: float, *,
+def model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str], has_text: bool, *,
                lpm_note: str | None, n_boot: int, seed: int, ci: float
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows of the effect table and of the joint tests. ``lpm_note`` (LPM fits only) is put on every row."""
     lpm = fit.link == "identity"
+    dist = reference_for(fit.clusters)
+    zc = dist.critical(ci)
     y = df.get_column("correct").cast(pl.Float64).to_numpy()
     pid = (df.get_column("problem_id").rank("dense") - 1).to_numpy().astype(np.int64)
     is_visual = (df.get_column("modality") != "text").to_numpy()
@@ -69,9 +76,9 @@ def model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str
         if lpm:
             why = coefficient_problem(con.estimate, con.se ** 2, logit=False)
             if why:
-                rows.append(exact_row(df, col.assign, ref, rows_expr(col.factors), design.factors,
-                                      f"{lpm_note}; model SE unusable ({why})",
-                                      n_boot=n_boot, seed=seed, ci=ci))
+                row = exact_row(df, col.assign, ref, rows_expr(col.factors), design.factors,
+                                f"{lpm_note}; model SE unusable ({why})", n_boot=n_boot, seed=seed, ci=ci)
+                rows.append({**row, "dist": None if row["p"] is None else ROW_EXACT, "df_denom": None})
                 continue
         at_level = np.ones(df.height, dtype=bool)
         at_ref = np.ones(df.height, dtype=bool)
@@ -93,8 +100,8 @@ def model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str
             "odds_ratio": None if lpm else math.exp(beta),
             "or_ci_low": None if lpm else math.exp(beta - zc * s),
             "or_ci_high": None if lpm else math.exp(beta + zc * s), "z": z,
-            "p": float(2 * norm.sf(abs(z))), "note": lpm_note})
-    return rows, _joint_tests(df, design, fit, lpm_note, rows_expr)
+            "p": dist.p_row(z), "dist": dist.row_dist, "df_denom": dist.df_denom, "note": lpm_note})
+    return rows, _joint_tests(df, design, fit, dist, lpm_note, rows_expr)
 
 
 def _clip(x: float) -> float:
@@ -102,7 +109,7 @@ def _clip(x: float) -> float:
     return min(1.0, max(-1.0, x)) if math.isfinite(x) else float("nan")
 
 
-def _joint_tests(df: pl.DataFrame, design: Design, fit: Fit, lpm_note: str | None,
+def _joint_tests(df: pl.DataFrame, design: Design, fit: Fit, dist: Reference, lpm_note: str | None,
                  rows_expr: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     prefix = f"{lpm_note}; " if lpm_note else ""
@@ -111,13 +118,17 @@ def _joint_tests(df: pl.DataFrame, design: Design, fit: Fit, lpm_note: str | Non
         res = joint_wald(fit, idx, reduced_ok=lpm_note is not None)
         if res.problem is None:
             note = "; ".join(x for x in (lpm_note, res.note) if x) or None
-            out.append({"term": term, "df": res.df, "chi2": res.chi2, "p": res.p, "note": note})
+            # joint_wald's own p is chi2-based; the reference of this fit decides (chi2 or F = chi2 / q)
+            p = dist.p_joint(float(res.chi2), res.df)  # type: ignore[arg-type]
+            out.append({"term": term, "df": res.df, "chi2": res.chi2, "p": p, "dist": dist.test_dist,
+                        "df_denom": dist.df_denom, "note": note})
         elif term in design.factors:
             kept = [lv for lv in design.levels[term] if lv == design.reference[term]
                     or design.index({term: lv}) is not None]
             row = exact_joint(df, term, kept, rows_expr((term,)), design.factors, f"{res.problem}")
-            out.append({**row, "note": prefix + str(row["note"])})
+            kind = None if row["p"] is None else (TEST_EXACT if row["chi2"] is None else TEST_FRIEDMAN)
+            out.append({**row, "dist": kind, "df_denom": None, "note": prefix + str(row["note"])})
         else:
-            out.append({"term": term, "df": res.df, "chi2": None, "p": None,
+            out.append({"term": term, "df": res.df, "chi2": None, "p": None, "dist": None, "df_denom": None,
                         "note": f"{prefix}not tested jointly: {res.problem}; see the rows"})
     return out
