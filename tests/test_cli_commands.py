@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from PIL import Image
 
 from restplus.cli import main
 
@@ -28,9 +29,16 @@ def test_generate_writes_every_variant(tiny_run):
 
 def test_contact_sheet_and_show(tiny_run, tmp_path, capsys):
     _, variants, _ = tiny_run
+    first = pl.read_parquet(variants / "variants.parquet")["problem_id"][0]
     assert main(["contact-sheet", str(variants), "--problem", "0", "--out", str(tmp_path / "s.png")]) == 0
     assert main(["show", "2A + 3B = 12", "--spec", "perturbations/smoke.yaml", "--out", str(tmp_path / "t.png")]) == 0
+    out = capsys.readouterr().out
     assert (tmp_path / "s.png").stat().st_size > 5000 and (tmp_path / "t.png").stat().st_size > 5000
+    # each printed size is the PNG's own, index 0 is the run's first problem, show renders all 9 cells
+    for name, tail in (("s.png", f" px, problem {first}"), ("t.png", " px")):
+        with Image.open(tmp_path / name) as im:
+            assert im.format == "PNG" and f"{im.width}x{im.height}{tail}" in out
+    assert f"{tmp_path / 't.png'}: 9 variants," in out
     assert main(["contact-sheet", str(variants), "--problem", "soe-nope", "--out", str(tmp_path / "x.png")]) == 2
     assert "Unknown problem id 'soe-nope'" in capsys.readouterr().err
 
@@ -39,7 +47,18 @@ def test_contact_sheet_and_show(tiny_run, tmp_path, capsys):
 def test_export_formats(tiny_run, tmp_path, fmt, name):
     _, variants, _ = tiny_run
     assert main(["export", str(variants), "--to", fmt, "--out", str(tmp_path / name)]) == 0
-    assert (tmp_path / name).exists()
+    table = pl.read_parquet(variants / "variants.parquet")
+    ids = table["variant_id"].to_list()
+    if fmt == "hf-parquet":  # every variant, in run order
+        assert pl.read_parquet(tmp_path / name)["variant_id"].to_list() == ids
+    elif fmt == "vlmevalkit":  # one row per variant with an image (image and mixed cells)
+        tsv = pl.read_csv(tmp_path / name, separator="\t", infer_schema=False)
+        with_images = table.filter(pl.col("modality") != "text")["variant_id"].to_list()
+        assert tsv["variant_id"].to_list() == with_images and len(with_images) == 3 * 8
+    else:  # the task folder: YAML, hooks and the data parquet holding every variant
+        task = tmp_path / name
+        assert (task / "restplus.yaml").is_file() and (task / "utils.py").is_file()
+        assert pl.read_parquet(task / "restplus.parquet")["variant_id"].to_list() == ids
 
 
 def test_export_unknown_format_suggests(tiny_run, tmp_path, capsys):

@@ -66,7 +66,16 @@ def test_fractional_design_leaves_an_empty_tile():
     vs = [v for v in variants(PROBLEM, grid) if v.modality == "image"]
     _, cols, rows, info = _section(vs, None)
     assert len(vs) == 3 and ((50,), "red") not in info["where"] and len(rows) * len(cols) == 4
-    assert contact_sheet(variants(PROBLEM, grid)).width > 0
+    # the left-out cell is blank space in an unchanged layout: same sheet size as the full design,
+    # every other red tile in the same place, and the missing tile's red ink replaced by background
+    full, frac = contact_sheet(variants(PROBLEM, make_grid())), contact_sheet(variants(PROBLEM, grid))
+    assert frac.size == full.size
+    red = lambda a: (a[..., 0] > 200) & (a[..., 1] < 60) & (a[..., 2] < 60)  # noqa: E731
+    a_full, a_frac = np.asarray(full).astype(int), np.asarray(frac).astype(int)
+    r_full, r_frac = red(a_full), red(a_frac)
+    assert r_frac.sum() > 100 and not (r_frac & ~r_full).any()
+    gone = r_full & ~r_frac
+    assert gone.sum() > 100 and (a_frac[gone] == 255).all()
 
 
 def test_bad_inputs():

@@ -109,7 +109,11 @@ def test_same_seed_same_set_and_prefix_stability(seed):
 
 def test_make_soe_is_deterministic_given_the_rng():
     rng_seed = derive_seed("test", 1)
-    assert make_soe(random.Random(rng_seed), 3) == make_soe(random.Random(rng_seed), 3)
+    p = make_soe(random.Random(rng_seed), 3)
+    assert p == make_soe(random.Random(rng_seed), 3)
+    check_problem(p, SoEConfig())  # a valid 3-unknown system, and the draw follows the rng
+    assert dict(p.meta)["n_unknowns"] == 3 and len(read_equations(p.text_of(("context",)))) == 3
+    assert p != make_soe(random.Random(rng_seed + 1), 3)
 
 
 def test_difficulty_presets():

@@ -101,7 +101,8 @@ def test_arith_division_by_a_misread_zero_is_none():
 
 def test_mcq_needs_all_option_lines():
     p = builtin_set("mcq")[0]
-    assert mcq.split_options(p.full_text) is not None
+    stem, options = mcq.split_options(p.full_text)
+    assert options == list(p.choices) and stem == p.text_of(("question",))
     without_c = "\n".join(ln for ln in p.full_text.split("\n") if not ln.startswith("C."))
     assert solve_from_text("mcq", without_c, p) is None
 

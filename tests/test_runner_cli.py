@@ -57,7 +57,12 @@ def test_rescore_command(first_run, capsys):
     assert ocr["gate_passed"].all() and not before.filter(pl.col("prompt_type") == "ocr")["gate_passed"].any()
     assert "OCR gate (CER <= 1000.0)" in capsys.readouterr().out
     assert json.loads((first_run / "manifest.json").read_text())["gate"]["threshold"] == 1000.0
+    # and back to a strict gate: always-wrong's transcriptions all fail it again; only the gate changed
     assert main(["rescore", str(first_run), "--threshold", "0"]) == 0
+    strict = pl.read_parquet(first_run / "results.parquet")
+    assert not strict.filter(pl.col("prompt_type") == "ocr")["gate_passed"].any()
+    assert strict.drop("gate_passed").equals(after.drop("gate_passed"))
+    assert json.loads((first_run / "manifest.json").read_text())["gate"]["threshold"] == 0.0
 
 
 @pytest.mark.parametrize("cmd", ["run", "rescore"])

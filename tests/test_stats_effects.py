@@ -13,6 +13,7 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy.special import expit
+from scipy.stats import t as student_t
 
 import restplus.stats.factor_effects as effects_mod
 from restplus.errors import AnalysisError, UnknownNameError
@@ -48,7 +49,10 @@ def test_coefficients_match_statsmodels_formula_gee(table):
         name = f"C({r['term']}, Treatment('{r['reference']}'))[T.{r['level']}]"
         assert np.log(r["odds_ratio"]) == pytest.approx(ref.params[name], rel=1e-6, abs=1e-8)
         assert r["z"] == pytest.approx(ref.tvalues[name], rel=1e-6)
-        assert r["p"] == pytest.approx(ref.pvalues[name], rel=1e-5)
+        # cluster-robust: p from t(G - 1) with G = 150 problems, a hair above statsmodels' normal p
+        assert r["dist"] == "t(G-1)" and r["df_denom"] == 149
+        assert r["p"] == pytest.approx(2 * student_t.sf(abs(ref.tvalues[name]), 149), rel=1e-5)
+        assert ref.pvalues[name] <= r["p"] <= 1.1 * ref.pvalues[name] + 1e-3
 
 
 def test_fe_logit_matches_glm_with_problem_dummies():

@@ -7,6 +7,7 @@ must come from the linear probability model and never show a collapsed fit as a 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from types import SimpleNamespace
@@ -83,11 +84,20 @@ def assert_honest(e, t: pl.DataFrame) -> None:
             assert r["z"] is None and "model SE unusable" in r["note"]
         if r["z"] is not None:
             assert math.isfinite(r["z"]) and abs(r["z"]) < 1e3, r
+        # the reference distribution is named: t(G - 1) for model rows, exact for the sign-test rows
+        assert (r["dist"], r["df_denom"]) == (("exact", None) if r["z"] is None else ("t(G-1)", e.n_problems - 1)), r
     for r in e.tests.iter_rows(named=True):
         if r["chi2"] is not None:
             assert math.isfinite(r["chi2"]) and r["chi2"] >= 0, r
         assert r["chi2"] is not None or r["note"], r
         assert r["p"] is None or 0.0 <= r["p"] <= 1.0, r
+        if r["p"] is None:
+            expected = (None, None)
+        elif "not a Wald test" in (r["note"] or ""):
+            expected = ("friedman" if "Friedman" in r["note"] else "exact", None)
+        else:
+            expected = ("F(q,G-1)", e.n_problems - 1)
+        assert (r["dist"], r["df_denom"]) == expected, r
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +206,7 @@ def collapsed(fit_fn):
     """Wrap a back end so its covariance collapses (SEs ~1e-10), as statsmodels does on separation."""
     def fit(*args, **kwargs):
         f = fit_fn(*args, **kwargs)
-        return Fit(f.params, f.cov * 1e-20, f.X, f.rows, f.result, f.method, f.cov_type, f.link)
+        return dataclasses.replace(f, cov=f.cov * 1e-20)
     return fit
 
 

@@ -175,9 +175,17 @@ def test_torch_dataloader_two_workers_match_zero_workers(vs):
 
 
 def test_torch_dataset_pil_items(vs):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
     item = vs.filter(modality="image").torch_dataset(images="pil")[0]
     im = item["images"][0]
-    assert im.mode == "RGB" and im.size == (vs.filter(modality="image")[0].images[0].width, im.size[1])
+    want = vs.filter(modality="image")[0].images[0]
+    assert im.mode == "RGB" and im.size == (want.width, want.height)
+    # the decoded pixels are the render's PNG pixels, not merely an image of the right size
+    assert np.asarray(im).tobytes() == np.asarray(Image.open(io.BytesIO(want.png)).convert("RGB")).tobytes()
     with pytest.raises(SpecError, match="png"):
         vs.torch_dataset(images="jpeg")
 
