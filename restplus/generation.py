@@ -3,14 +3,17 @@
 ``generate(problems, grid, seed=0, out="runs/x", workers=2)`` streams variants in problem-major
 order (``problem i``, then cells in ``grid.cells()`` order) through fixed-size *chunks*. A chunk is
 rendered by one process, which writes its PNGs and one ``parts/chunk-NNNNNN.parquet`` file (written
-atomically); only counts travel between processes. At the end the parts are streamed into ``variants.parquet``.
+atomically); only counts travel between processes. The calling process streams the parts, in
+chunk order, into ``variants.parquet`` as soon as they exist, so little is left to merge at the end.
 The folder layout and the table columns are documented in :mod:`restplus.runfolder`.
 
 Properties:
-- memory is bounded by (chunk size x in-flight chunks), never by the number of variants;
-- ``workers=n`` renders in the calling process plus ``n - 1`` spawned processes, which receive
-  only plain data (the grid spec dict, the seed, the folder) once, read the problems from
-  ``problems.jsonl`` and build grid, problems and fonts once per process;
+- memory is bounded by (chunk size x processes), never by the number of variants;
+- ``workers=n`` renders in the calling process plus ``n - 1`` spawned processes. They are started
+  first, so their start-up overlaps the identity checks and folder preparation; they receive only
+  plain data (the grid spec dict, the seed, the folder), read the problems from ``problems.jsonl``
+  and build grid, problems and fonts once per process. Every process claims the next chunk from
+  one shared counter, so none waits for another and all finish within one chunk of each other;
 - resumable: finished chunks whose images still hash to their recorded sha256 are skipped, so a
   crashed or repeated run renders only what is missing; an existing image whose sha256 differs
   from the new render is refused (CacheMismatchError with both hashes);
@@ -18,7 +21,6 @@ Properties:
   is refused with both values shown;
 - outputs are byte-identical for any number of workers (chunking does not depend on it).
 """
-
 from __future__ import annotations
 
 import json
@@ -27,9 +29,10 @@ import os
 import platform
 import shutil
 import sys
-from collections import Counter, deque
+import threading
+from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,6 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from . import __version__
-from .envinfo import git_commit
 from .errors import CacheMismatchError, ProblemError, RestplusError, SpecError
 from .grid import Grid, variant_seed
 from .problems.base import Problem
@@ -144,21 +146,104 @@ def _images_ok(out: Path, rows: list[dict[str, Any]]) -> bool:
     return True
 
 
-_WORKER_JOB: _Job | None = None  # one per worker process, set by the pool initializer
+_WORKER: dict[str, Any] = {}  # state of one spawned worker process, set by the pool initializer
+_NO_MORE = 1 << 62  # claim-counter value that stops every process at its next claim
 
 
-def _init_worker(spec: dict[str, Any], seed: int, out: str, chunk_size: int) -> None:
-    # Problems come from the run folder's problems.jsonl (already written and digest-checked), so
-    # the parent never holds a pickled copy of them per worker.
+def _claim(counter: Any, n: int) -> int | None:
+    """Next unclaimed position in the to-do list (shared by all processes), or None when none is left."""
+    with counter.get_lock():
+        i = counter.value
+        if i >= n:
+            return None
+        counter.value = i + 1
+        return i
+
+
+def _init_worker(spec: dict[str, Any], seed: int, out: str, chunk_size: int, claim: Any, done: Any) -> None:
+    # Runs while the parent still prepares the folder: build the grid and import the renderer now.
+    # The problems come later, from problems.jsonl (written and digest-checked by then), so the
+    # parent never holds a pickled copy of them per worker.
+    from . import render  # noqa: F401
     from .spec import grid_from_dict
 
-    global _WORKER_JOB
-    _WORKER_JOB = _Job(read_problems(Path(out) / PROBLEMS_FILE), grid_from_dict(spec), seed, out, chunk_size)
+    _WORKER.update(grid=grid_from_dict(spec), seed=seed, out=out, chunk_size=chunk_size, claim=claim, done=done)
 
 
-def _worker_render(k: int) -> int:
-    assert _WORKER_JOB is not None, "pool initializer did not run"
-    return _WORKER_JOB.render_chunk(k)
+def _worker_ready() -> None:
+    """No-op task: submitting it makes the executor spawn its process at once."""
+
+
+def _worker_run(todo: list[int]) -> int:
+    """Render chunks claimed from the shared counter until none is left; return the variant count."""
+    w = _WORKER
+    if "job" not in w:
+        w["job"] = _Job(read_problems(Path(w["out"]) / PROBLEMS_FILE), w["grid"], w["seed"], w["out"],
+                        w["chunk_size"])
+    n = 0
+    while (i := _claim(w["claim"], len(todo))) is not None:
+        rows = w["job"].render_chunk(todo[i])
+        with w["done"].get_lock():
+            w["done"].value += rows  # read by the parent for the progress bar
+        n += rows
+    return n
+
+
+class _Pool:
+    """``workers - 1`` spawned processes, started before the parent prepares the folder.
+
+    Every process, the calling one included, claims the next chunk from one shared counter, so
+    the process that is ready first renders next: the calling process renders while the workers
+    boot, and at the end all finish within one chunk of each other. Which process renders a
+    chunk never changes its bytes.
+    """
+
+    def __init__(self, grid: Grid, seed: int, out: Path, chunk_size: int, workers: int):
+        ctx = multiprocessing.get_context("spawn")  # fork is unsafe with polars/pyarrow thread pools
+        self.claim, self.done = ctx.Value("q", 0), ctx.Value("q", 0)
+        self.n = workers - 1
+        self.executor = ProcessPoolExecutor(max_workers=self.n, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(_spec(grid), int(seed), str(out), int(chunk_size),
+                                                      self.claim, self.done))
+        for _ in range(self.n):
+            self.executor.submit(_worker_ready)
+        self.closer: threading.Thread | None = None
+
+    def run(self, job: _Job, todo: list[int], bar: Any, merger: _Merger) -> None:
+        futs = [self.executor.submit(_worker_run, todo) for _ in range(self.n)]
+        # Ask for shutdown now (in a thread, as it blocks): each worker then exits as soon as its task
+        # returns, overlapping this process's last chunk and merge; close() joins them.
+        self.closer = threading.Thread(target=self.executor.shutdown, name="restplus-pool-shutdown")
+        self.closer.start()
+        shown = 0  # worker-rendered variants already on the bar
+
+        def tick(own: int) -> None:
+            nonlocal shown
+            now = self.done.value
+            bar.update(own + now - shown)
+            shown = now
+
+        while (i := _claim(self.claim, len(todo))) is not None:
+            own = job.render_chunk(todo[i])
+            merger.advance()
+            tick(own)
+            for f in futs:
+                if f.done():
+                    f.result()  # a worker's error (or a dead worker) stops the run now, not at the end
+        while wait(futs, timeout=0.2).not_done:
+            tick(0)
+        for f in futs:
+            f.result()
+        tick(0)
+
+    def close(self) -> None:
+        """Stop claims (workers finish their current chunk) and wait until every worker has exited."""
+        with self.claim.get_lock():
+            self.claim.value = _NO_MORE
+        if self.closer is None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            self.closer.join()
 
 
 def _identity(grid: Grid, problems: list[Problem], seed: int, chunk_size: int) -> dict[str, Any]:
@@ -186,34 +271,72 @@ def _prepare(out: Path, ident: dict[str, Any], grid: Grid, problems: list[Proble
         for p in problems:
             fh.write(problem_line(p))
     os.replace(tmp, out / PROBLEMS_FILE)
+    from .envinfo import git_commit  # here, not at the top: spawned workers never need it
+
     manifest = {"format": 1, "status": "incomplete", **ident, "restplus_version": __version__,
                 "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": git_commit()}
     atomic_write(mpath, json.dumps(manifest, indent=2).encode("utf-8"))
     return manifest
 
 
-def _merge(job: _Job, n_chunks: int) -> dict[str, Any]:
-    """Stream the parts into variants.parquet (bounded memory) and count variants and images."""
-    import pyarrow as pa
+class _Merger:
+    """Streams finished parts, in chunk order, into variants.parquet while later chunks still render.
 
-    tmp = job.out / f".{TABLE_FILE}.tmp"
-    counts: dict[str, Any] = {"variants": 0, "images": 0, "by_modality": {}}
-    buf: list[pa.Table] = []
-    with pq.ParquetWriter(tmp, job.schema) as writer:
-        for k in range(n_chunks):
+    Memory is bounded (at most MERGE_ROWS buffered rows); the writes are the same for any number
+    of workers, so the file's bytes are too.
+    """
+
+    def __init__(self, job: _Job, n_chunks: int):
+        self.job, self.n_chunks, self.next = job, n_chunks, 0
+        self.tmp = job.out / f".{TABLE_FILE}.tmp"
+        self.writer = pq.ParquetWriter(self.tmp, job.schema)
+        self.buf: list[Any] = []
+        self.counts: dict[str, Any] = {"variants": 0, "images": 0, "by_modality": {}}
+
+    def advance(self) -> None:
+        """Merge every part that is ready: the parts of the finished chunks right after the last merged one."""
+        import pyarrow as pa
+
+        while self.next < self.n_chunks and self.job.part_path(self.next).exists():
             # ParquetFile.read without threads: read_table's dataset machinery and per-thread
             # allocator arenas made peak RSS grow with the number of parts (bench/render.py).
-            t = pq.ParquetFile(job.part_path(k)).read(use_threads=False)
+            t = pq.ParquetFile(self.job.part_path(self.next)).read(use_threads=False)
+            by_mod = self.counts["by_modality"]
             for mod, n_img in zip(t["modality"].to_pylist(), t["n_images"].to_pylist(), strict=True):
-                counts["variants"] += 1
-                counts["images"] += n_img
-                counts["by_modality"][mod] = counts["by_modality"].get(mod, 0) + 1
-            buf.append(t)
-            if sum(b.num_rows for b in buf) >= MERGE_ROWS or k == n_chunks - 1:
-                writer.write_table(pa.concat_tables(buf), row_group_size=MERGE_ROWS * 2)
-                buf = []
-    os.replace(tmp, job.out / TABLE_FILE)
-    return counts
+                self.counts["variants"] += 1
+                self.counts["images"] += n_img
+                by_mod[mod] = by_mod.get(mod, 0) + 1
+            self.buf.append(t)
+            if sum(b.num_rows for b in self.buf) >= MERGE_ROWS or self.next == self.n_chunks - 1:
+                self.writer.write_table(pa.concat_tables(self.buf), row_group_size=MERGE_ROWS * 2)
+                self.buf = []
+            self.next += 1
+
+    def finish(self) -> dict[str, Any]:
+        """Merge the rest, move variants.parquet into place and return the counts."""
+        self.advance()
+        if self.next < self.n_chunks:
+            raise GenerateError(f"{self.job.part_path(self.next)} vanished while generating {self.job.out} (was the "
+                                "folder edited meanwhile?). Re-run generate to render the missing chunks.")
+        self.writer.close()
+        os.replace(self.tmp, self.job.out / TABLE_FILE)
+        return self.counts
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _needs_workers(out: Path) -> bool:
+    """Cheap look before spawning: a folder marked complete renders nothing (``_prepare`` checks it fully)."""
+    mpath = out / MANIFEST
+    if not mpath.exists():
+        return True
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except ValueError:
+        return False  # unreadable: _prepare reports it, no need to spawn anything first
+    return not (isinstance(manifest, dict) and manifest.get("status") == "complete")
 
 
 def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | os.PathLike[str] = "runs/run",
@@ -225,8 +348,6 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
     rendered and skipped).
     Raises CacheMismatchError when ``out`` was made from other inputs or an image on disk differs.
     """
-    from tqdm.auto import tqdm
-
     problems = list(problems)
     if not problems:
         raise ProblemError("generate() got no problems; pass at least one Problem.")
@@ -238,6 +359,27 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
                            "give them distinct problem_id values.")
     factor_columns(grid)  # refuse factor names that collide with table columns before touching disk
     out = Path(out)
+    pool = None
+    try:
+        # Spawn first: a worker's start-up (interpreter, imports, grid) overlaps this process's
+        # identity checks and folder preparation instead of following them.
+        if workers > 1 and _needs_workers(out):
+            pool = _Pool(grid, seed, out, chunk_size, workers)
+        return _generate(problems, grid, int(seed), out, int(chunk_size), pool, progress)
+    except BrokenProcessPool as exc:
+        raise GenerateError(
+            f"a worker process died while generating {out} ({exc}). Workers are spawned, so a script that "
+            "calls generate(workers>1) must do so under `if __name__ == \"__main__\":`; a crash can also be "
+            "out-of-memory. Finished chunks are kept: re-run to resume, or use workers=1.") from None
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_size: int, pool: _Pool | None,
+              progress: bool) -> RunFolder:
+    from tqdm.auto import tqdm
+
     manifest = _prepare(out, _identity(grid, problems, seed, chunk_size), grid, problems)
     job = _Job(problems, grid, seed, out, chunk_size)
     n_chunks = -(-job.total // job.chunk_size)
@@ -251,24 +393,25 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
         return run
     (out / PARTS_DIR).mkdir(exist_ok=True)
     todo = [k for k in range(n_chunks) if not job.chunk_done(k)]
+    for k in todo:  # a part left with missing images is rewritten; the merger must not read it first
+        job.part_path(k).unlink(missing_ok=True)
     skipped = job.total - sum(len(job.pairs(k)) for k in todo)
     bar = tqdm(total=job.total, initial=skipped, unit="variant", desc=f"generate {out.name}", disable=not progress,
                smoothing=0.1)
+    merger = _Merger(job, n_chunks)
     try:
-        if workers == 1 or len(todo) <= 1:
+        if pool is None:
             for k in todo:
                 bar.update(job.render_chunk(k))
+                merger.advance()
         else:
-            try:
-                _run_pool(job, todo, workers, bar)
-            except BrokenProcessPool as exc:
-                raise GenerateError(
-                    f"a worker process died while generating {out} ({exc}). Workers are spawned, so a script that "
-                    "calls generate(workers>1) must do so under `if __name__ == \"__main__\":`; a crash can also be "
-                    "out-of-memory. Finished chunks are kept: re-run to resume, or use workers=1.") from None
+            pool.run(job, todo, bar, merger)
+        counts = merger.finish()
+    except BaseException:
+        merger.abort()
+        raise
     finally:
         bar.close()
-    counts = _merge(job, n_chunks)
     shutil.rmtree(out / PARTS_DIR)
     manifest.update(status="complete", counts={**counts, "problems": len(problems), "cells": len(job.cells)})
     atomic_write(out / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
@@ -279,28 +422,3 @@ def _spec(grid: Grid) -> dict[str, Any]:
     from .spec import grid_to_dict
 
     return grid_to_dict(grid)
-
-
-def _run_pool(job: _Job, todo: list[int], workers: int, bar: Any) -> None:
-    """Render chunks in ``workers - 1`` spawned processes plus this one.
-
-    The calling process renders too (it would otherwise sit idle), which saves one interpreter
-    start and its imports. At most 3 chunks per spawned worker are in flight, so memory stays
-    bounded; which process renders a chunk never changes its bytes.
-    """
-    ctx = multiprocessing.get_context("spawn")  # fork is unsafe with polars/pyarrow thread pools
-    pending = deque(todo)
-    limit = 3 * (workers - 1)
-    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
-                             initargs=(_spec(job.grid), job.seed, str(job.out), job.chunk_size)) as pool:
-        inflight: set[Any] = set()
-        while pending or inflight:
-            for fut in [f for f in inflight if f.done()]:
-                inflight.discard(fut)
-                bar.update(fut.result())  # re-raises a worker's error (e.g. CacheMismatchError) here
-            while pending and len(inflight) < limit:
-                inflight.add(pool.submit(_worker_render, pending.pop()))  # workers take from the end
-            if pending:
-                bar.update(job.render_chunk(pending.popleft()))  # this process takes from the front
-            elif inflight:
-                wait(inflight, return_when=FIRST_COMPLETED)

@@ -119,21 +119,23 @@ def test_two_df_joint_test_with_8_problems_is_f_2_7():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cov_type, n_sims, t_max, normal_min", [("robust", 200, 0.08, 0.09),
-                                                                  ("auto", 100, 0.10, 0.0)])
-def test_null_rejection_with_10_problems_is_honest_under_t(cov_type, n_sims, t_max, normal_min):
-    """color has no average effect (problem-specific slopes around 0); dpi is separated, so every
-    table is an LPM fallback with 10 clusters."""
+@pytest.mark.parametrize("n_problems, cov_type, n_sims, t_max, normal_min", [(6, "robust", 200, 0.08, 0.09),
+                                                                              (10, "auto", 100, 0.10, 0.0)])
+def test_null_rejection_with_few_problems_is_honest_under_t(n_problems, cov_type, n_sims, t_max, normal_min):
+    """color has no average effect (problem-specific slopes around 0); dpi is separated, so every table
+    is an LPM fallback with few clusters. The plain sandwich with 6 problems is where the reference
+    matters most: normal p-values reject about twice as often as they should."""
     rej_t, rej_normal = [], []
     for s in range(n_sims):
-        e = quiet_effects(separated(10, seed=100 + s), ["dpi", "color"], cov_type=cov_type, n_boot=0)
+        e = quiet_effects(separated(n_problems, seed=s), ["dpi", "color"], cov_type=cov_type, n_boot=0)
         r = row(e, "color", "red")
-        assert e.method.startswith("gee-lpm") and r["dist"] == "t(G-1)" and r["df_denom"] == 9
+        assert e.method.startswith("gee-lpm") and r["dist"] == "t(G-1)" and r["df_denom"] == n_problems - 1
         rej_t.append(r["p"] < 0.05)
         rej_normal.append(2 * norm.sf(abs(r["z"])) < 0.05)
     rate_t, rate_normal = float(np.mean(rej_t)), float(np.mean(rej_normal))
-    # measured: robust 0.055 (normal 0.115); auto = bias-reduced 0.02 (normal 0.065)
-    assert rate_t <= t_max and rate_t < rate_normal and rate_normal >= normal_min, (rate_t, rate_normal)
+    # measured: 6 problems, robust: t 0.04, normal 0.11 (600 sims: 0.06 vs 0.13); 10 problems, auto
+    # (bias-reduced): t 0.05, normal 0.06
+    assert rate_t <= t_max and rate_t <= rate_normal and rate_normal >= normal_min, (rate_t, rate_normal)
 
 
 def test_logit_path_uses_t_and_f_as_well():

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from .degenerate import coefficient_problem, joint_wald
 from .design import Design
 from .exact import exact_joint, exact_row

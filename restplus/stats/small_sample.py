@@ -3,8 +3,9 @@
 A cluster-robust (sandwich) covariance is estimated from G clusters (problems): it is an average of G
 per-problem outer products, so with few problems it is itself noisy, and treating ``estimate / SE``
 as standard normal (or a joint Wald statistic as chi2) gives intervals that are too narrow and
-p-values that are far too small. With 7 problems a z of -12.9 reads as p ~ 1e-38, while an exact sign
-test over the 7 problems can give no less than 2 / 2^7 = 0.016.
+p-values that are far too small. With 7 problems a z of -12.9 reads as p = 4.5e-38 against the
+normal, 1.3e-5 against t(6), while an exact sign test over the 7 problems can give no less than
+2 / 2^7 = 0.016 (the t reference is still a parametric approximation, only a far less optimistic one).
 
 The rule (the usual practice for cluster-robust inference, e.g. Stata's ``vce(cluster)`` and Cameron &
 Miller 2015, "A practitioner's guide to cluster-robust inference"):
