@@ -174,11 +174,14 @@ def _section(name: str, grid: Any, key: dict[str, Any], paths: dict[str, Path], 
         lines.append(f"- DPI {row.get('level')} vs {row.get('reference')}: {_fmt_delta(row)}")
     if key.get("joint_tests"):
         lines += ["", "Joint Wald tests (does the factor, or the interaction, matter at all?):", "",
-                  "| term | df | chi2 | p | note |", "| :--- | ---: | ---: | ---: | :--- |"]
+                  "| term | df | Wald chi2 | reference | p | note |", "| :--- | ---: | ---: | :--- | ---: | :--- |"]
         for t in key["joint_tests"]:
             chi2 = "" if t.get("chi2") is None else f"{float(t['chi2']):.2f}"
             p = "" if t.get("p") is None else f"{float(t['p']):.3g}"
-            lines.append(f"| {t['term']} | {t.get('df') or ''} | {chi2} | {p} | {t.get('note') or ''} |")
+            dist = str(t.get("dist") or "")
+            if dist.startswith("F") and t.get("df") and t.get("df_denom"):
+                dist = f"F({t['df']}, {t['df_denom']})"
+            lines.append(f"| {t['term']} | {t.get('df') or ''} | {chi2} | {dist} | {p} | {t.get('note') or ''} |")
     sub = paths.get("summary_md") or (out / name / "summary.md")
     if Path(sub).exists():
         body = Path(sub).read_text().split("\n", 1)[1].split("## Files")[0].strip()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import polars as pl
 import pytest
-from scipy.special import expit, logit
+from scipy.special import expit
 
 from restplus.errors import AnalysisError
 from restplus.stats import AnalysisWarning, token_curve
@@ -49,7 +49,6 @@ def test_flat_or_falling_curve_is_nan_with_a_warning():
     with pytest.warns(AnalysisWarning, match="does not increase"):
         curve = token_curve(planted(1.0, -0.3, 0.7), n_boot=0)
     assert math.isnan(curve.tokens_to_match_text)
-    assert float(logit(0.7)) > 0  # the text target exists, the curve just never climbs to it
 
 
 def test_missing_token_column_is_an_error():
