@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import restplus.render as render
 from restplus import factors as F
@@ -15,7 +18,7 @@ from restplus.generation import generate
 from restplus.grid import Grid
 from restplus.hashing import file_sha256
 from restplus.problems.base import Problem, Segment
-from restplus.runfolder import load_run
+from restplus.runfolder import load_run, rows_to_table
 from restplus.spec import load_grid
 from restplus.variantset import VariantSet
 
@@ -252,3 +255,81 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
                           env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
     assert proc.returncode != 0
     assert "GenerateError" in proc.stderr and 'if __name__ == "__main__"' in proc.stderr
+
+
+@pytest.mark.slow
+def test_resume_with_two_workers_matches_an_uninterrupted_run(run1, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(render, "realize", CountingRealize(fail_after=12))
+    with pytest.raises(SimulatedCrash):
+        generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
+    monkeypatch.undo()
+    res = generate(make_problems(), make_grid(), seed=7, out=out, workers=2, progress=False, chunk_size=5)
+    assert res.stats == {"rendered": 26, "skipped": 10}
+    assert folder_bytes(out) == folder_bytes(run1.path)
+
+
+@pytest.mark.slow
+def test_two_workers_refuse_a_leftover_image_that_differs(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(render, "realize", CountingRealize(fail_after=5))
+    with pytest.raises(SimulatedCrash):
+        generate(make_problems(), make_grid(), out=out, progress=False, chunk_size=5)
+    monkeypatch.undo()
+    vs = VariantSet(make_problems(), make_grid())
+    target = vs[5]  # first variant of chunk 1: rendered by whichever process claims that chunk
+    (out / f"images/{target.problem_id}/{target.cell.cell_id}.png").write_bytes(vs[6].images[0].png)
+    with pytest.raises(CacheMismatchError) as ei:
+        generate(make_problems(), make_grid(), out=out, workers=2, progress=False, chunk_size=5)
+    assert target.images[0].sha256 in str(ei.value) and vs[6].images[0].sha256 in str(ei.value)
+    assert not (out / "variants.parquet").exists() and not list(out.glob(".*.tmp"))  # no half-merged table
+
+
+def _same_rows(a: pa.Table, b: pa.Table) -> bool:
+    # json.dumps spells NaN, infinities and -0.0 distinctly, so equal strings mean equal values
+    return a.schema.equals(b.schema) and json.dumps(a.to_pylist()) == json.dumps(b.to_pylist())
+
+
+ROW_SCHEMA = pa.schema([("s", pa.string()), ("f", pa.float64()), ("i", pa.int64()), ("j", pa.int32()),
+                        ("l", pa.list_(pa.string()))])
+
+
+@pytest.mark.parametrize("row", [
+    {"s": "quote \" backslash \\ newline \n nul \x00 line-sep \u2028 emoji \U0001f642", "f": 0.1,
+     "i": 2**63 - 1, "j": -(2**31), "l": ["", "x"]},
+    {"s": None, "f": float("nan"), "i": -(2**63), "j": None, "l": []},
+    {"f": float("-inf"), "l": None},  # missing keys are null
+    {"s": "", "f": 5e-324, "i": 0, "j": 1, "l": ["\t"], "extra": "ignored"},
+    {"f": 3, "i": None},  # an int in a float column
+    {"f": -0.0},
+])
+def test_rows_to_table_matches_from_pylist_on_edge_cases(row):
+    assert _same_rows(rows_to_table([row], ROW_SCHEMA), pa.Table.from_pylist([row], schema=ROW_SCHEMA))
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)  # no lone surrogates: not UTF-8
+
+
+@settings(database=None, derandomize=True, max_examples=60)
+@given(st.lists(st.fixed_dictionaries({
+    "s": st.none() | TEXT, "f": st.none() | st.floats(), "i": st.none() | st.integers(-(2**63), 2**63 - 1),
+    "j": st.none() | st.integers(-(2**31), 2**31 - 1), "l": st.none() | st.lists(TEXT, max_size=3)}), max_size=8))
+def test_rows_to_table_matches_from_pylist(rows):
+    assert _same_rows(rows_to_table(rows, ROW_SCHEMA), pa.Table.from_pylist(rows, schema=ROW_SCHEMA))
+
+
+def test_generate_does_not_import_pandas(tmp_path):
+    # pyarrow imports pandas on any conversion of Python objects; rows_to_table avoids that, which
+    # saves every generate process (and each spawned worker) the import.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys\nfrom restplus import factors as F\nfrom restplus.generation import generate\n"
+            "from restplus.grid import Grid\nfrom restplus.problems.base import Problem, Segment\n"
+            "ps = [Problem(segments=(Segment('question', 'What is 1 + 1?'),), answer='2', answer_type='number')]\n"
+            f"generate(ps, Grid(F.dpi([50])), out={str(tmp_path / 'run')!r}, progress=False)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
