@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -40,14 +41,7 @@ def plot_gap_curves(curves: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
     ax_cos.set(xlabel="layer (0 = embeddings)", ylabel="cosine similarity", title=f"image vs text mean states (n={n})")
     ax_ret.set(xlabel="layer (0 = embeddings)", ylabel="recall@1", ylim=(-0.02, 1.02),
                title=f"cross-modal retrieval (chance = {1 / n:.3f})" if n else "cross-modal retrieval")
-    for ax in (ax_cos, ax_ret):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120, format="png")
-    plt.close(fig)
-    return out
+    return _finish(plt, fig, (ax_cos, ax_ret), path)
 
 
 def plot_gap_correlation(corr: GapCorrelation, path: str | os.PathLike[str]) -> Path:
@@ -67,8 +61,14 @@ def plot_gap_correlation(corr: GapCorrelation, path: str | os.PathLike[str]) -> 
     if corr.caveat:
         title += f"\n(caveat: only {corr.n_models} models)"
     ax.set(xlabel=corr.metric, ylabel="RER", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    return _finish(plt, fig, (ax,), path)
+
+
+def _finish(plt: Any, fig: Any, axes: tuple[Any, ...], path: str | os.PathLike[str]) -> Path:
+    """Grid, legend, tight layout, PNG at 120 dpi, close the figure."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=120, format="png")

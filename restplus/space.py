@@ -45,7 +45,7 @@ from typing import Any
 
 from .errors import RestplusError, SpecError, did_you_mean
 from .factors import MODALITIES, Scalar, factor, get_kind, rgb
-from .grid import SPEC_VERSION, Grid, ModalityPlan, RenderDefaults
+from .grid import Grid, ModalityPlan, RenderDefaults
 from .layouts import Layout, get_layout
 from .space_axes import (DIGITS, LAYOUT_PARAMS, MODES, Axis, _bounds, colour_for_contrast, contrast_axis,
                          hex_colour, levels_axis, range_axis, rgb_axis)
@@ -197,13 +197,9 @@ class Space:
                     modalities=self.modalities, layouts=layouts)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"restplus_spec": SPEC_VERSION, "name": self.name}
-        if self.description:
-            d["description"] = self.description
-        d["render"] = self.render.to_dict()
-        if self.layouts:
-            d["layouts"] = {n: lay.to_dict() for n, lay in self.layouts}
-        d["modalities"] = self.modalities.to_dict()
+        from .spec import spec_header
+
+        d = spec_header(self)
         d["factors"] = {a.name: a.to_dict() for a in self.axes}
         if self.modality != "image":
             d["factors"]["modality"] = {"levels": [self.modality], "reference": self.modality}

@@ -148,14 +148,21 @@ def grid_from_dict(d: dict[str, Any], where: str = "spec") -> Grid:
         _factors._SPEC_LAYOUTS.clear()
 
 
+def spec_header(obj: Any) -> dict[str, Any]:
+    """The keys every spec file shares (version, name, description, render, layouts, modalities),
+    from a Grid or a search Space."""
+    d: dict[str, Any] = {"restplus_spec": SPEC_VERSION, "name": obj.name}
+    if obj.description:
+        d["description"] = obj.description
+    d["render"] = obj.render.to_dict()
+    if obj.layouts:
+        d["layouts"] = {n: lay.to_dict() for n, lay in obj.layouts}
+    d["modalities"] = obj.modalities.to_dict()
+    return d
+
+
 def grid_to_dict(grid: Grid) -> dict[str, Any]:
-    d: dict[str, Any] = {"restplus_spec": SPEC_VERSION, "name": grid.name}
-    if grid.description:
-        d["description"] = grid.description
-    d["render"] = grid.render.to_dict()
-    if grid.layouts:
-        d["layouts"] = {n: lay.to_dict() for n, lay in grid.layouts}
-    d["modalities"] = grid.modalities.to_dict()
+    d = spec_header(grid)
     d["factors"] = {f.name: f.to_dict() for f in grid.factors}
     d["design"] = grid.design.to_spec()
     d["exclude"] = [dict(e) for e in grid.exclude]
