@@ -34,7 +34,7 @@ class DemoPlan:
     """What the demo runs. ``counts`` are problems per built-in set, per grid."""
 
     grids: tuple[tuple[str, tuple[tuple[str, int], ...], int], ...] = (
-        ("rest_plus", (("soe", 12), ("arith", 6), ("mcq", 6)), 1),
+        ("rest_plus", (("soe", 12), ("arith", 6), ("mcq", 6)), 2),
         ("dpi_colour_size", (("soe", 8), ("arith", 4), ("mcq", 4)), 2),
     )  # (spec name, ((set, n), ...), interaction order)
     seed: int = 0
