@@ -294,3 +294,32 @@ def test_renderings(table):
     text = str(e)
     assert "gee-logit" in text and "Joint Wald tests" in text and "dpi" in text
     assert "rows=5" in repr(e)
+
+
+def test_main_effects_on_a_union_design_warn_and_interactions_fix_the_arm():
+    """REST+-shaped union design: font x dpi crossed, colour only at the reference font and dpi.
+    A font x dpi interaction exists; the colour has no effect at all."""
+    import polars as pl
+
+    from restplus.stats import AnalysisWarning, effects
+
+    rows = []
+    for p in range(40):
+        for font in ("sans", "hand"):
+            for dpi in ("200", "50"):
+                # interaction: the handwriting font fails only at 50 dpi; items alternate by parity
+                correct = not (font == "hand" and dpi == "50") and (p % 5 != 0 or dpi == "200")
+                rows.append((f"p{p}", font, dpi, "black", correct))
+        for colour in ("red", "blue"):
+            rows.append((f"p{p}", "sans", "200", colour, True))
+    t = pl.DataFrame(rows, schema=["problem_id", "font", "dpi", "text_color", "correct"], orient="row")
+    t = t.with_columns(modality=pl.lit("image"), answer=pl.lit("x"))
+    ref = {"font": "sans", "dpi": "200", "text_color": "black"}
+    with pytest.warns(AnalysisWarning, match="not fully crossed"):
+        main = effects(t, ["font", "dpi", "text_color"], reference=ref)
+    both = effects(t, ["font", "dpi", "text_color"], reference=ref, interactions=2)
+    red_main = main.frame.filter((pl.col("term") == "text_color") & (pl.col("level") == "red"))["delta"][0]
+    red_both = both.frame.filter((pl.col("term") == "text_color") & (pl.col("level") == "red"))["delta"][0]
+    # colours are identical to black at the matched cell (all correct); only the interaction model says so
+    assert abs(red_both) < 1e-9
+    assert abs(red_main) > 0.02

@@ -176,6 +176,8 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
         raise AnalysisError("nothing can be estimated: " + (" ".join(sink[-3:]) or "no factor has two levels."))
     if interactions > 1:
         screen_interactions(df, scr, ref, interactions, sink)
+    elif len([f for f in scr.factors if f != "modality"]) >= 2:
+        _warn_if_not_crossed(df.filter(visual_rows), [f for f in scr.factors if f != "modality"], sink)
     design = build_design(df, scr.factors, scr.levels, ref, interactions=interactions, covariate=covariate,
                           drop=scr.drop_interactions)
     design = _drop_aliased(design, sink)
@@ -345,3 +347,17 @@ def _finish(rows: list[dict[str, Any]], correction: str) -> pl.DataFrame:
     if ok.any():
         adj[ok] = multipletests(p[ok], method=method)[1] if method else p[ok]
     return frame.with_columns(pl.Series("p_adj", adj).fill_nan(None))
+
+
+def _warn_if_not_crossed(df: pl.DataFrame, factors: list[str], sink: list[str]) -> None:
+    """Main effects on a design that is not fully crossed (a union such as REST+, a fraction) can
+    absorb interactions from another part of the design into an arm's contrasts; say so."""
+    seen = df.select(factors).unique().height
+    full = 1
+    for f in factors:
+        full *= df.get_column(f).n_unique()
+    if seen < full:
+        warn(f"the factors {factors} are not fully crossed ({seen} of {full} level combinations are observed, "
+             "e.g. a union or fractional design): a main-effects model can move an interaction present in one "
+             "part of the design into another part's contrasts. Fit interactions=2 (estimable interactions "
+             "are kept, aliased ones dropped) and compare.", sink)
