@@ -301,11 +301,7 @@ def _fit(method: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type
         return fit_glm(X, y, sink)
     if method == "fe-logit":
         return fit_fe_logit(X, y, groups, sink)
-    if cov_type == "auto":
-        cov_type = "bias_reduced" if n_clusters < FEW_CLUSTERS else "robust"
-    if n_clusters < FEW_CLUSTERS:
-        warn(_few_clusters(n_clusters, cov_type), sink)
-    return fit_gee(X, y, groups, cov_type, sink)
+    return fit_gee(X, y, groups, _resolve_cov(cov_type, n_clusters, sink), sink)
 
 
 def _fit_lpm(method: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str,
@@ -319,11 +315,16 @@ def _fit_lpm(method: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_
     if method == "fe-logit":
         warn("method='fe-logit' was requested; the fallback is the population-averaged GEE linear probability "
              "model (clustered by problem) in either case.", sink)
+    return fit_gee_lpm(X, y, groups, _resolve_cov(cov_type, n_clusters, sink), sink)
+
+
+def _resolve_cov(cov_type: str, n_clusters: int, sink: list[str]) -> str:
+    """'auto' → bias-reduced below FEW_CLUSTERS problems, else robust; warn when clusters are few."""
     if cov_type == "auto":
         cov_type = "bias_reduced" if n_clusters < FEW_CLUSTERS else "robust"
     if n_clusters < FEW_CLUSTERS:
         warn(_few_clusters(n_clusters, cov_type), sink)
-    return fit_gee_lpm(X, y, groups, cov_type, sink)
+    return cov_type
 
 
 def _few_clusters(n: int, cov_type: str) -> str:

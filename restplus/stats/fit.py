@@ -54,18 +54,24 @@ def _collect(caught: list[warnings.WarningMessage], sink: list[str], where: str)
         warn(f"{where}: statsmodels warned {type(w.message).__name__}: {msg}", sink)
 
 
+def _gee(X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str, sink: list[str], *, family: Any,
+         method: str, link: str, label: str) -> Fit:
+    """GEE with an exchangeable working correlation, clusters = problems (shared by both GEE fits)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = sm.GEE(y, X, groups=groups, family=family, cov_struct=sm.cov_struct.Exchangeable())
+        res = model.fit(cov_type=cov_type)
+    _collect(caught, sink, label)
+    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), X, None, res, method, cov_type, link,
+               _clusters(groups, cov_type))
+
+
 def fit_gee(X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str, sink: list[str]) -> Fit:
     """Population-averaged logit: GEE, Binomial family, exchangeable working correlation, clusters =
     problems. ``cov_type``: 'robust' (sandwich), 'bias_reduced' (Mancl-DeRouen, for few clusters) or
     'naive' (model-based)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = sm.GEE(y, X, groups=groups, family=sm.families.Binomial(),
-                       cov_struct=sm.cov_struct.Exchangeable())
-        res = model.fit(cov_type=cov_type)
-    _collect(caught, sink, "GEE fit")
-    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), X, None, res, "gee-logit", cov_type,
-               clusters=_clusters(groups, cov_type))
+    return _gee(X, y, groups, cov_type, sink, family=sm.families.Binomial(), method="gee-logit", link="logit",
+                label="GEE fit")
 
 
 def fit_glm(X: np.ndarray, y: np.ndarray, sink: list[str]) -> Fit:
@@ -125,14 +131,8 @@ def fit_gee_lpm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, cov_type: str,
     clusters = problems. Used when the logit MLE does not exist (separation): least squares has a
     finite solution for any 0/1 outcome, and the sandwich covariance (``cov_type`` 'robust' or
     'bias_reduced') is valid under the heteroscedasticity a 0/1 outcome implies."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = sm.GEE(y, X, groups=groups, family=sm.families.Gaussian(),
-                       cov_struct=sm.cov_struct.Exchangeable())
-        res = model.fit(cov_type=cov_type)
-    _collect(caught, sink, "GEE LPM fit")
-    return Fit(np.asarray(res.params), np.asarray(res.cov_params()), X, None, res, "gee-lpm", cov_type,
-               "identity", _clusters(groups, cov_type))
+    return _gee(X, y, groups, cov_type, sink, family=sm.families.Gaussian(), method="gee-lpm", link="identity",
+                label="GEE LPM fit")
 
 
 def fit_ols_lpm(X: np.ndarray, y: np.ndarray, sink: list[str]) -> Fit:
