@@ -1,6 +1,6 @@
 """Analysis speed, measured side by side in one run.
 
-(a) ``restplus.stats.effects`` on a synthetic table of ``--rows`` rows (default 1,000,000 =
+(a) ``restplus.stats.engine`` on a synthetic table of ``--rows`` rows (default 1,000,000 =
     10,000 problems x 100 cells: dpi 5 x font 4 x colour 5, image modality) ÷ the bare statsmodels
     call it wraps (``GEE(y, X, groups, Binomial, Exchangeable).fit()``) on the same design matrix.
     effects() adds input checks, gating, degenerate-data screening, the design build, marginal deltas
@@ -38,7 +38,7 @@ import statsmodels.api as sm  # noqa: E402
 import statsmodels.formula.api as smf  # noqa: E402
 
 from restplus.stats import AnalysisWarning, consistency, effects, simulate_table  # noqa: E402
-from restplus.stats.design import build_design  # noqa: E402
+from restplus.stats.engine.design import build_design  # noqa: E402
 
 EFFECTS = {"dpi": {"200": 0.0, "150": -0.1, "100": -0.3, "72": -0.6, "50": -1.0},
            "font": {"sans": 0.0, "serif": 0.0, "mono": -0.1, "cursive": -0.3},

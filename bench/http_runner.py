@@ -23,8 +23,8 @@ import platform
 import statistics
 import subprocess
 import sys
-from collections import Counter
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from restplus import factors as F  # noqa: E402
-from restplus.generation import generate  # noqa: E402
-from restplus.grid import Grid  # noqa: E402
+from restplus.grammar.grid import Grid  # noqa: E402
 from restplus.problems.builtin import builtin_set  # noqa: E402
-from restplus.variantset import VariantSet  # noqa: E402
+from restplus.variants.generation import generate  # noqa: E402
+from restplus.variants.ondemand import VariantSet  # noqa: E402
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from restplus import factors as F  # noqa: E402
-from restplus.grid import Grid, variant_seed  # noqa: E402
+from restplus.grammar.grid import Grid, variant_seed  # noqa: E402
 from restplus.problems.builtin import builtin_set  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def bare_pillow(texts: list[str], sizes: list[tuple[int, int]], dpi: int, size_p
 
 
 def bench_single(n: int, rounds: int) -> dict:
-    from restplus.render import realize
+    from restplus.variants.realization import realize
 
     grid = Grid(F.modality(["image"]))
     cell = grid.cells()[0]
@@ -105,7 +105,7 @@ def bench_single(n: int, rounds: int) -> dict:
 
 def _gen_child(n_variants: int, out: str, workers: int, seed: int) -> None:
     """Runs in a fresh process: generate once, print wall/CPU seconds and peak RSS as JSON."""
-    from restplus.generation import generate
+    from restplus.variants.generation import generate
 
     grid = smoke_grid()
     problems = list(builtin_set("soe", n=-(-n_variants // grid.n_cells), seed=seed))

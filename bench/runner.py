@@ -27,14 +27,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from restplus.gate import reference_text  # noqa: E402
+from restplus.grammar.spec import load_grid  # noqa: E402
 from restplus.models.base import ModelAdapter  # noqa: E402
 from restplus.problems import builtin_set  # noqa: E402
-from restplus.prompts import PromptSet, build_requests, decoding_for  # noqa: E402
 from restplus.records import Request, Response  # noqa: E402
-from restplus.runner import evaluate  # noqa: E402
-from restplus.spec import load_grid  # noqa: E402
-from restplus.variantset import VariantSet  # noqa: E402
+from restplus.runner.evaluation import evaluate  # noqa: E402
+from restplus.runner.gate import reference_text  # noqa: E402
+from restplus.runner.prompts import PromptSet, build_requests, decoding_for  # noqa: E402
+from restplus.variants.ondemand import VariantSet  # noqa: E402
 
 
 class Oracle(ModelAdapter):

@@ -8,6 +8,8 @@ torch or statsmodels.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -20,35 +22,31 @@ _LAZY: dict[str, str] = {
         "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
         "AnalysisError", "ExtractionError")},
     # grammar
-    **{n: "restplus.factors" for n in (
+    **{n: "restplus.grammar" for n in (
         "Factor", "FactorKind", "factor", "register_factor_kind", "kind_names", "text_color", "background",
-        "dpi", "font", "font_size", "layout", "modality", "blur", "jpeg", "noise", "rotation")},
-    **{n: "restplus.design" for n in ("Full", "OneAtATime", "Union", "Sample")},
-    **{n: "restplus.grid" for n in ("Grid", "Cell", "RenderDefaults", "ModalityPlan", "variant_seed", "SPEC_VERSION")},
-    **{n: "restplus.layouts" for n in ("Layout", "register_layout", "layout_names")},
-    **{n: "restplus.spec" for n in ("load_grid", "save_grid", "describe")},
+        "dpi", "font", "font_size", "layout", "modality", "blur", "jpeg", "noise", "rotation",
+        "Full", "OneAtATime", "Union", "Sample",
+        "Grid", "Cell", "RenderDefaults", "ModalityPlan", "variant_seed", "SPEC_VERSION",
+        "Layout", "register_layout", "layout_names", "load_grid", "save_grid", "describe")},
     # records
     **{n: "restplus.records" for n in ("TextPart", "ImagePart", "Decoding", "Request", "Response")},
-    **{n: "restplus.variant" for n in ("Variant", "RenderedImage")},
+    "Variant": "restplus.variants",
+    "RenderedImage": "restplus.render",
     # problems
     **{n: "restplus.problems" for n in (
         "Problem", "Segment", "ProblemSet", "load_problems", "save_problems", "builtin_set", "builtin_names",
         "extract", "score", "register_extractor", "solve_from_text", "SoEConfig")},
     # rendering and variants
-    **{n: "restplus.render" for n in ("realize", "render_text", "resolve_font", "missing_glyphs",
-                                      "register_degradation", "contrast_ratio")},
-    "generate": "restplus.generation",
-    **{n: "restplus.runfolder" for n in ("load_run", "RunFolder")},
-    **{n: "restplus.variantset" for n in ("VariantSet", "variants")},
-    "contact_sheet": "restplus.contact",
-    **{n: "restplus.exports" for n in ("export_hf_parquet", "export_vlmevalkit_tsv", "export_lmms_eval")},
+    **{n: "restplus.render" for n in ("render_text", "resolve_font", "missing_glyphs", "register_degradation",
+                                      "contrast_ratio")},
+    **{n: "restplus.variants" for n in (
+        "realize", "generate", "load_run", "RunFolder", "VariantSet", "variants", "contact_sheet",
+        "export_hf_parquet", "export_vlmevalkit_tsv", "export_lmms_eval")},
     # models (``rp.models.load("hf", path=...)``; ``rp.load_model`` is the same function)
     "models": "restplus.models",
     # runner and gate
-    **{n: "restplus.runner" for n in ("evaluate", "rescore", "RunResult")},
-    **{n: "restplus.prompts" for n in ("PromptSet",)},
-    **{n: "restplus.gate" for n in ("Normalization", "cer", "pass_rates")},
-    "ResponseCache": "restplus.cache",
+    **{n: "restplus.runner" for n in ("evaluate", "rescore", "RunResult", "PromptSet", "Normalization", "cer",
+                                      "pass_rates", "ResponseCache")},
     # analysis
     **{n: "restplus.stats" for n in (
         "consistency", "effects", "EffectTable", "mcnemar_pairs", "cochran_q", "paired_ttest", "power_paired",
@@ -56,14 +54,18 @@ _LAZY: dict[str, str] = {
         "gate_summary", "simulate_table", "AnalysisWarning")},
     **{n: "restplus.report" for n in ("write_report", "consistency_table", "write_effects")},
     # search mode (``rp.strategies`` holds the Hypothesis strategies)
-    **{n: "restplus.search" for n in ("search", "SearchResult")},
-    **{n: "restplus.space" for n in ("Space", "Axis", "load_space", "save_space", "space_from_dict")},
-    "strategies": "restplus.strategies",
+    **{n: "restplus.search" for n in ("search", "SearchResult", "Space", "Axis", "load_space", "save_space",
+                                      "space_from_dict")},
+    "strategies": "restplus.search.strategies",
     # modality gap
     **{n: "restplus.gap" for n in ("measure_gap", "gap_curves", "gap_summary", "gap_correlation", "GapResult")},
 }
 
 _MODULES = {"models", "strategies"}  # attributes that are modules, not names inside a module
+# Flat-API functions named like a part's folder. Importing a subpackage binds it as an attribute of its
+# parent, which would hide the function; the module class below keeps ``rp.<name>`` the function (the
+# package is still importable as ``restplus.<name>`` and through ``from restplus.<name> import ...``).
+_FUNCTIONS_OVER_PACKAGES = {"variants", "search"}
 
 __all__ = sorted([*_LAZY, "__version__"])
 
@@ -82,3 +84,13 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Restplus(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTIONS_OVER_PACKAGES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Restplus

@@ -2,6 +2,6 @@
 
 import sys
 
-from restplus.cli import main
+from restplus.cli.app import main
 
 sys.exit(main())

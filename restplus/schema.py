@@ -42,3 +42,4 @@ COVARIATE_COLUMNS = ("contrast_ratio", "x_height_px", "image_width_px", "image_h
 CALL_COLUMNS = ("response", "tokens_in", "tokens_out", "latency_s", "from_cache", "error")
 REQUIRED_FOR_ANALYSIS = ("problem_id", "modality", "answer", "correct")
 MODALITIES = ("text", "image", "mixed")
+ROLES = ("instruction", "context", "question", "choices")  # problem segment roles, in reading order

@@ -14,8 +14,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """Folder with tiny random model folders built once per session: qwen2vl, qwen25vl, llava, idefics3."""
-    from restplus.testing.tiny import (build_tiny_idefics3, build_tiny_llava, build_tiny_qwen2vl,
-                                       build_tiny_qwen25vl)
+    from restplus.testing.tiny import build_tiny_idefics3, build_tiny_llava, build_tiny_qwen2vl, build_tiny_qwen25vl
 
     base = tmp_path_factory.mktemp("tiny_models")
     build_tiny_qwen2vl(base / "qwen2vl")

@@ -12,8 +12,8 @@ import textwrap
 import threading
 from pathlib import Path
 
-from restplus.cache import ResponseCache
 from restplus.records import Response
+from restplus.runner.cache import ResponseCache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def test_threads_each_get_a_connection(tmp_path):
 
 _WRITER = textwrap.dedent("""
     import sys
-    from restplus.cache import ResponseCache
+    from restplus.runner.cache import ResponseCache
     from restplus.records import Response
     path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     c = ResponseCache(path)

@@ -37,7 +37,7 @@ def test_error_is_one_line_without_traceback(tmp_path, capsys):
 def test_debug_shows_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("restplus_spec: 1\nfactors:\n  dpi: {levels: [50], reference: 70}\n")
-    proc = subprocess.run([sys.executable, "-m", "restplus.cli", "validate", "--debug", str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "restplus", "validate", "--debug", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 

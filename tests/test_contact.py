@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restplus import factors as F
-from restplus.contact import _section, _thumb, contact_sheet
 from restplus.errors import ProblemError, UnknownNameError
-from restplus.grid import Grid
+from restplus.grammar import factors as F
+from restplus.grammar.grid import Grid
 from restplus.problems.base import Problem, Segment
-from restplus.variantset import variants
+from restplus.variants.contact import _section, _thumb, contact_sheet
+from restplus.variants.ondemand import variants
 
 PROBLEM = Problem(segments=(Segment("context", "3A + 2B = 7 and A - B = -1."), Segment("question", "Find A and B.")),
                   answer="A=1, B=2", answer_type="soe", task="soe")

@@ -13,13 +13,13 @@ import pytest
 import yaml
 from PIL import Image
 
-from restplus import factors as F
 from restplus.errors import SpecError
-from restplus.exports import export_hf_parquet, export_lmms_eval, export_vlmevalkit_tsv
-from restplus.generation import generate
-from restplus.grid import Grid
+from restplus.grammar import factors as F
+from restplus.grammar.grid import Grid
 from restplus.problems.base import Problem, Segment
-from restplus.variantset import VariantSet
+from restplus.variants.exports import export_hf_parquet, export_lmms_eval, export_vlmevalkit_tsv
+from restplus.variants.generation import generate
+from restplus.variants.ondemand import VariantSet
 
 
 def make_grid() -> Grid:

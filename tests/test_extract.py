@@ -7,12 +7,21 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from restplus.errors import ExtractionError, ProblemError, UnknownNameError
-from restplus.problems import (ANSWER_SUFFIX, EXTRACTORS, Extraction, Problem, Segment, answer_suffix,
-                               canonical_answer, extract, register_extractor, score)
+from restplus.problems import (
+    ANSWER_SUFFIX,
+    EXTRACTORS,
+    Extraction,
+    Problem,
+    Segment,
+    answer_suffix,
+    canonical_answer,
+    extract,
+    register_extractor,
+    score,
+)
 
 COT = ("Let me work through this. First, 12 + 7 = 19, and 19 * 3 = 57. Option A (57) looks "
        "tempting, but we still need to subtract 4, giving 53.\n")

@@ -9,13 +9,21 @@ import warnings
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from restplus.errors import AnalysisError
-from restplus.gap import (CURVE_COLUMNS, FewModelsWarning, bootstrap_mean_ci, cosine_matrix, derangement,
-                          gap_correlation, gap_curves, gap_summary, recall_at_k)
-from restplus.gap_extract import LayerMeans
+from restplus.gap.extract import LayerMeans
+from restplus.gap.measure import (
+    CURVE_COLUMNS,
+    FewModelsWarning,
+    bootstrap_mean_ci,
+    cosine_matrix,
+    derangement,
+    gap_correlation,
+    gap_curves,
+    gap_summary,
+    recall_at_k,
+)
 
 
 def _means(image: np.ndarray, text: np.ndarray, model: str = "m") -> LayerMeans:

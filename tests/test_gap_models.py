@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from test_gap_pairs import CONTENTS, make_grid, make_png, run_cli, write_run  # shared run-folder helpers
 
-from restplus.gap import CURVE_COLUMNS, FewModelsWarning, gap_curves
-from restplus.gap_extract import GapPair, extract_means, pairs_from_run
+from restplus.gap.extract import GapPair, extract_means, pairs_from_run
+from restplus.gap.measure import CURVE_COLUMNS, FewModelsWarning, gap_curves
 from restplus.models import load
 from restplus.records import ImagePart
 from restplus.testing.tiny import build_tiny_llava, build_tiny_qwen2vl

@@ -13,16 +13,31 @@ import pytest
 from PIL import Image, ImageDraw
 
 import restplus as rp
-from restplus.cli_gap import _gap_args, parse_rer, run_gap
+from restplus.cli.gap import _gap_args, parse_rer, run_gap
 from restplus.errors import AnalysisError, ModelError, SpecError
-from restplus.gap import measure_gap
-from restplus.gap_extract import (GapPair, LayerMeans, extract_means, gap_pairs, pairs_from_images, pairs_from_run,
-                                  pairs_from_variants)
+from restplus.gap.extract import (
+    GapPair,
+    LayerMeans,
+    extract_means,
+    gap_pairs,
+    pairs_from_images,
+    pairs_from_run,
+    pairs_from_variants,
+)
+from restplus.gap.measure import measure_gap
+from restplus.grammar.spec import save_grid
 from restplus.hashing import sha256_bytes
 from restplus.models.hf_states import HiddenStates
 from restplus.records import ImagePart
-from restplus.runfolder import GRID_FILE, MANIFEST, TABLE_FILE, image_relpath, rows_to_table, table_schema, variant_row
-from restplus.spec import save_grid
+from restplus.variants.runfolder import (
+    GRID_FILE,
+    MANIFEST,
+    TABLE_FILE,
+    image_relpath,
+    rows_to_table,
+    table_schema,
+    variant_row,
+)
 
 INSTR = "Solve the problem."
 CONTENTS = ["What is 2 + 3?", "Solve 3A + 2B = 7", "Which option is correct? A. red",
@@ -59,7 +74,7 @@ def make_variants(grid) -> list:
 
 
 def write_run(root, grid):
-    """A complete run folder in the layout of restplus.runfolder, written by hand (no renderer needed)."""
+    """A complete run folder in the layout of restplus.variants.runfolder, written by hand (no renderer needed)."""
     import pyarrow.parquet as pq
 
     rows = []
@@ -170,7 +185,7 @@ def test_text_variant_alignment_failure_is_explained():
 
 def test_pairs_from_a_generated_run_match_the_problem_segments(tmp_path):
     """Against the real renderer: the text side is exactly the segments the image shows, as text."""
-    from restplus.generation import generate
+    from restplus.variants.generation import generate
 
     probs = [rp.Problem(segments=(rp.Segment("instruction", "Answer with a number."),
                                   rp.Segment("context", f"Ann has {k} apples."),
@@ -269,7 +284,7 @@ def run_cli(argv: list[str]) -> int:
 def test_gap_subcommand_registers_with_the_main_parser():
     from restplus.cli import COMMANDS, build_parser
 
-    assert COMMANDS["gap"][3] == "restplus.cli_gap"
+    assert COMMANDS["gap"].run.__module__ == "restplus.cli.gap"
     args = build_parser().parse_args(["gap", "--model", "m", "--variants", "r", "--out", "o", "--rer", "m=0.5"])
     assert (args.command, args.model, args.variants, args.rer, args.n_boot) == ("gap", ["m"], "r", ["m=0.5"], 1000)
 

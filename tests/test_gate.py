@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from restplus.errors import SpecError
-from restplus.gate import (Normalization, apply_gate, as_normalization, cer, check_policy, check_threshold, pass_rates,
-                           pass_sets, passes, reference_text)
+from restplus.runner.gate import (
+    Normalization,
+    apply_gate,
+    as_normalization,
+    cer,
+    check_policy,
+    check_threshold,
+    pass_rates,
+    pass_sets,
+    passes,
+    reference_text,
+)
 
 RAW = Normalization(nfkc=False, collapse_whitespace=False, strip=False, casefold=False, strip_code_fence=False)
 
@@ -124,7 +133,7 @@ def test_apply_gate_policies():
 
 
 def test_ignore_whitespace_option_drops_spacing_only():
-    from restplus.gate import Normalization, cer
+    from restplus.runner.gate import Normalization, cer
 
     ref = "-7C - 4D - 7E = 3"
     assert cer("-7C-4D-7E=3", ref) > 0.2

@@ -8,19 +8,19 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import restplus.render as render
-from restplus import factors as F
 from restplus.errors import CacheMismatchError, ProblemError, SpecError, UnknownNameError
-from restplus.generation import generate
-from restplus.grid import Grid
+from restplus.grammar import factors as F
+from restplus.grammar.grid import Grid
+from restplus.grammar.spec import load_grid
 from restplus.hashing import file_sha256
 from restplus.problems.base import Problem, Segment
-from restplus.runfolder import load_run, rows_to_table
-from restplus.spec import load_grid
-from restplus.variantset import VariantSet
+from restplus.variants import realization
+from restplus.variants.generation import generate
+from restplus.variants.ondemand import VariantSet
+from restplus.variants.runfolder import load_run, rows_to_table
 
 
 def make_grid(**kw) -> Grid:
@@ -38,7 +38,7 @@ def make_problems() -> list[Problem]:
     return soe + [mcq]
 
 
-REAL_REALIZE = render.realize
+REAL_REALIZE = realization.realize
 
 
 class SimulatedCrash(Exception):
@@ -108,7 +108,7 @@ def test_generate_writes_the_documented_folder(run1):
 
 def test_rerun_renders_nothing(run1, monkeypatch):
     counter = CountingRealize()
-    monkeypatch.setattr(render, "realize", counter)
+    monkeypatch.setattr(realization, "realize", counter)
     before = folder_bytes(run1.path)
     again = generate(make_problems(), make_grid(), seed=7, out=run1.path, progress=False, chunk_size=5)
     assert counter.calls == 0 and again.stats == {"rendered": 0, "skipped": 36}
@@ -117,12 +117,12 @@ def test_rerun_renders_nothing(run1, monkeypatch):
 
 def test_crash_then_resume_renders_only_the_rest(run1, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    monkeypatch.setattr(render, "realize", CountingRealize(fail_after=12))
+    monkeypatch.setattr(realization, "realize", CountingRealize(fail_after=12))
     with pytest.raises(SimulatedCrash):
         generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
     assert len(list((out / "parts").glob("chunk-*.parquet"))) == 2  # chunks 0 and 1 finished
     counter = CountingRealize()
-    monkeypatch.setattr(render, "realize", counter)
+    monkeypatch.setattr(realization, "realize", counter)
     res = generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
     assert counter.calls == 36 - 10 and res.stats == {"rendered": 26, "skipped": 10}
     assert folder_bytes(out) == folder_bytes(run1.path)  # identical to an uninterrupted run
@@ -160,7 +160,7 @@ def test_tampered_image_in_complete_folder_is_refused(tmp_path):
 
 def test_leftover_image_that_differs_from_the_new_render_is_refused(tmp_path, monkeypatch):
     out = tmp_path / "run"
-    monkeypatch.setattr(render, "realize", CountingRealize(fail_after=5))
+    monkeypatch.setattr(realization, "realize", CountingRealize(fail_after=5))
     with pytest.raises(SimulatedCrash):  # chunk 0 (5 variants) done, chunk 1 not started
         generate(make_problems(), make_grid(), out=out, progress=False, chunk_size=5)
     monkeypatch.undo()
@@ -246,7 +246,8 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     root = Path(__file__).resolve().parents[1]
     script = tmp_path / "unguarded.py"
     script.write_text(
-        "from restplus import factors as F\nfrom restplus.generation import generate\nfrom restplus.grid import Grid\n"
+        "from restplus.grammar import factors as F\nfrom restplus.variants.generation import generate\n"
+        "from restplus.grammar.grid import Grid\n"
         "from restplus.problems.base import Problem, Segment\n"
         "ps = [Problem(segments=(Segment('question', f'What is {i} + 1?'),), answer=str(i + 1), "
         "answer_type='number') for i in range(4)]\n"
@@ -260,7 +261,7 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
 @pytest.mark.slow
 def test_resume_with_two_workers_matches_an_uninterrupted_run(run1, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    monkeypatch.setattr(render, "realize", CountingRealize(fail_after=12))
+    monkeypatch.setattr(realization, "realize", CountingRealize(fail_after=12))
     with pytest.raises(SimulatedCrash):
         generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
     monkeypatch.undo()
@@ -272,7 +273,7 @@ def test_resume_with_two_workers_matches_an_uninterrupted_run(run1, tmp_path, mo
 @pytest.mark.slow
 def test_two_workers_refuse_a_leftover_image_that_differs(tmp_path, monkeypatch):
     out = tmp_path / "run"
-    monkeypatch.setattr(render, "realize", CountingRealize(fail_after=5))
+    monkeypatch.setattr(realization, "realize", CountingRealize(fail_after=5))
     with pytest.raises(SimulatedCrash):
         generate(make_problems(), make_grid(), out=out, progress=False, chunk_size=5)
     monkeypatch.undo()
@@ -325,8 +326,8 @@ def test_generate_does_not_import_pandas(tmp_path):
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    code = ("import sys\nfrom restplus import factors as F\nfrom restplus.generation import generate\n"
-            "from restplus.grid import Grid\nfrom restplus.problems.base import Problem, Segment\n"
+    code = ("import sys\nfrom restplus.grammar import factors as F\nfrom restplus.variants.generation import generate\n"
+            "from restplus.grammar.grid import Grid\nfrom restplus.problems.base import Problem, Segment\n"
             "ps = [Problem(segments=(Segment('question', 'What is 1 + 1?'),), answer='2', answer_type='number')]\n"
             f"generate(ps, Grid(F.dpi([50])), out={str(tmp_path / 'run')!r}, progress=False)\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas'))\n")

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 import restplus as rp
-from restplus.grid import variant_seed
+from restplus.grammar.grid import variant_seed
 
 
 def test_full_design_has_product_of_level_counts():

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import restplus as rp
-from restplus.spec import grid_from_dict, grid_to_dict
+from restplus.grammar.grid import Grid
 
 COLOURS = ["black", "red", "green", "blue", "yellow", "#123456", "gray", "navy"]
 FONTS = ["DejaVu Sans", "Liberation Mono", "Kalam", "Liberation Serif", "Comic Neue"]
@@ -59,7 +58,7 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=N
 @SETTINGS
 @given(grids())
 def test_spec_round_trip(grid):
-    again = grid_from_dict(grid_to_dict(grid))
+    again = Grid.from_dict(grid.to_dict())
     assert again == grid
     assert again.spec_hash == grid.spec_hash
     assert [c.cell_id for c in again.cells()] == [c.cell_id for c in grid.cells()]
@@ -69,8 +68,8 @@ def test_spec_round_trip(grid):
 @given(grids())
 def test_spec_round_trip_through_file(tmp_path_factory, grid):
     path = tmp_path_factory.mktemp("spec") / "g.yaml"
-    grid.save(str(path))
-    assert rp.Grid.load(str(path)) == grid
+    rp.save_grid(grid, str(path))
+    assert rp.load_grid(str(path)) == grid
 
 
 @SETTINGS

@@ -12,13 +12,19 @@ from collections import Counter
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from restplus.errors import ProblemError, UnknownNameError
-from restplus.problems import (ProblemSet, builtin_names, builtin_set, generate_arith, generate_mcq,
-                               generate_soe)
-from restplus.problems import arith, mcq
+from restplus.problems import (
+    ProblemSet,
+    arith,
+    builtin_names,
+    builtin_set,
+    generate_arith,
+    generate_mcq,
+    generate_soe,
+    mcq,
+)
 
 ARITH_FORMULAS = {  # numbers in reading order → answer
     "change": lambda n, price, bill: bill - n * price,

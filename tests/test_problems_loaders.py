@@ -10,8 +10,7 @@ import polars as pl
 import pytest
 
 from restplus.errors import ProblemError, UnknownNameError
-from restplus.problems import (Problem, ProblemSet, builtin_set, latex_match, load_problems,
-                               save_problems)
+from restplus.problems import Problem, ProblemSet, builtin_set, latex_match, load_problems, save_problems
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 FIX = Path(__file__).parent / "fixtures" / "problems"

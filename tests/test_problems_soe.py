@@ -10,8 +10,7 @@ import random
 import re
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from restplus.errors import ProblemError, UnknownNameError
 from restplus.hashing import derive_seed

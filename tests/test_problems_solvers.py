@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from restplus.errors import UnknownNameError
-from restplus.problems import Problem, Segment, builtin_names, builtin_set, solve_from_text
-from restplus.problems import arith, mcq, soe
+from restplus.problems import Problem, Segment, arith, builtin_names, builtin_set, mcq, soe, solve_from_text
 
 ALL = [p for name in builtin_names() for p in builtin_set(name)]
 

@@ -7,14 +7,14 @@ import re
 import pytest
 
 from restplus.errors import SpecError, UnknownNameError
-from restplus.grid import Grid, variant_seed
-from restplus.factors import dpi, modality
+from restplus.grammar.factors import dpi, modality
+from restplus.grammar.grid import Grid, variant_seed
 from restplus.models.reader import parse_tag
 from restplus.problems import builtin_set
 from restplus.problems.extract import ANSWER_SUFFIX
-from restplus.prompts import PromptSet, as_prompts, build_requests, decoding_for
 from restplus.records import Decoding, ImagePart, TextPart
-from restplus.render import realize
+from restplus.runner.prompts import PromptSet, as_prompts, build_requests, decoding_for
+from restplus.variants.realization import realize
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,8 @@ def quickstart() -> str:
 
 def reader_answer(body):
     from restplus.models import load
-    from restplus.prompts import PromptSet
     from restplus.records import ImagePart, Request, TextPart
+    from restplus.runner.prompts import PromptSet
 
     reader = reader_answer.__dict__.setdefault("reader", load("reader", concurrency=1))
     parts = []

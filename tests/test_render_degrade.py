@@ -37,7 +37,8 @@ def test_blur_records_sigma_in_px_and_pt_and_softens_edges():
     # blur reduces the sharpest horizontal intensity step
     grad = lambda a: np.abs(np.diff(a.mean(axis=2), axis=1)).max()  # noqa: E731
     assert grad(_pixels(blurred)) < grad(_pixels(clean))
-    assert blurred.rendered_text == clean.rendered_text and (blurred.width, blurred.height) == (clean.width, clean.height)
+    assert blurred.rendered_text == clean.rendered_text
+    assert (blurred.width, blurred.height) == (clean.width, clean.height)
 
 
 def test_jpeg_quality_orders_psnr():

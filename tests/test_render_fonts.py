@@ -147,8 +147,8 @@ def test_unknown_backend_is_named():
 
 
 def test_grid_fonts_lists_and_verifies_every_family():
-    from restplus.factors import font, modality
-    from restplus.grid import Grid
+    from restplus.grammar.factors import font, modality
+    from restplus.grammar.grid import Grid
     from restplus.render import grid_fonts
 
     g = Grid(font(["Kalam", "Liberation Mono"]), modality(["text", "image"]),

@@ -67,12 +67,13 @@ def test_golden_renders_for_every_font_and_dpi():
 
 _CHILD = r"""
 import json, sys
-from restplus.factors import dpi, font, modality, jpeg, noise
-from restplus.grid import Grid, variant_seed
+from restplus.grammar.factors import dpi, font, modality, jpeg, noise
+from restplus.grammar.grid import Grid, variant_seed
 from restplus.problems.base import Problem, Segment
-from restplus.render import realize
+from restplus.variants.realization import realize
 p = Problem(segments=(Segment("instruction", "Answer with the letter."),
-                      Segment("context", "Ada buys 3 boxes of 12 pencils and gives away 7 pencils, then she counts again."),
+                      Segment("context",
+                              "Ada buys 3 boxes of 12 pencils and gives away 7 pencils, then she counts again."),
                       Segment("question", "How many pencils does she have left?"),
                       Segment("choices", "A. 29\nB. 36\nC. 43\nD. 7")), answer="A", answer_type="choice", task="mcq")
 g = Grid(font(["Kalam", "DejaVu Sans"]), dpi([50, 200], reference=200), noise([0, 9], reference=0),

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw
 
 from restplus.errors import TextOverflowError
-from restplus.layouts import Layout
+from restplus.grammar.layouts import Layout
 from restplus.render import contrast_ratio, render_text
 from restplus.render.fonts import pil_font, resolve_font
 from restplus.render.functional import draw_page, layout_page
@@ -180,7 +180,7 @@ def test_low_level_drawing_matches_imagedraw_text():
     ("#0000ff", "#ffffff", 8.59),  # published WCAG value for blue on white
 ])
 def test_contrast_ratio_known_pairs(fg, bg, expected):
-    from restplus.factors import rgb
+    from restplus.grammar.factors import rgb
 
     assert contrast_ratio(rgb(fg), rgb(bg)) == pytest.approx(expected, abs=0.01)
     img = render_text("contrast", PARAMS, fg=rgb(fg), bg=rgb(bg), dpi=50) if fg != bg else None

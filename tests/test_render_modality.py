@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from restplus.factors import dpi, font, modality, text_color
-from restplus.grid import Grid, ModalityPlan, variant_seed
+from restplus.grammar.factors import dpi, font, modality, text_color
+from restplus.grammar.grid import Grid, ModalityPlan, variant_seed
 from restplus.problems.base import Problem, Segment
 from restplus.records import ImagePart, TextPart
-from restplus.render import image_seed, realize, split_blocks
-from restplus.variant import Variant
+from restplus.variants.modality import split_blocks
+from restplus.variants.realization import image_seed, realize
+from restplus.variants.variant import Variant
 
 MCQ = Problem(segments=(Segment("instruction", "Answer with the letter of the correct option."),
                         Segment("question", "Which planet is closest to the Sun?"),
@@ -102,7 +103,7 @@ def test_realize_is_deterministic_and_seed_only_matters_for_random_steps():
 
 
 def test_realize_noise_depends_on_seed():
-    from restplus.factors import noise
+    from restplus.grammar.factors import noise
 
     g = Grid(noise([0, 20], reference=0), modality(["image"]))
     c = next(c for c in g.cells() if c["noise"] == 20)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
 from restplus.errors import RestplusError

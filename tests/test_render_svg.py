@@ -13,12 +13,13 @@ import pytest
 from PIL import Image
 
 from restplus.errors import FontError
-from restplus.factors import dpi, modality
-from restplus.grid import Grid
+from restplus.grammar.factors import dpi, modality
+from restplus.grammar.grid import Grid
 from restplus.problems.base import Problem, Segment
-from restplus.render import realize, render_text
+from restplus.render import render_text
 from restplus.render.fonts import default_manifest
 from restplus.render.svg import fontconfig_file, fontconfig_match, verify_family
+from restplus.variants.realization import realize
 
 TEXT = "Ada buys 3 boxes of 12 pencils and gives away 7 of them. How many pencils are left over at the end?"
 

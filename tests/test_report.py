@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from restplus import plots
-from restplus.report import consistency_table, write_report
+from restplus.report import plots
+from restplus.report.write import consistency_table, write_report
 from restplus.stats import accuracy_table, consistency, gate_summary, simulate_table, token_curve
 
 EFF = {"dpi": {"200": 0.0, "100": -0.3, "50": -1.0}, "font": {"sans": 0.0, "mono": -0.2}}

@@ -11,20 +11,20 @@ from typing import Any
 import polars as pl
 import pytest
 
-from restplus.cache import ResponseCache
 from restplus.errors import BudgetExceeded, CacheMismatchError
-from restplus.gate import reference_text
-from restplus.grid import variant_seed
-from restplus.manifest import fingerprint_hash, problems_digest
+from restplus.grammar.grid import variant_seed
+from restplus.grammar.spec import load_grid
 from restplus.models.base import ModelAdapter
 from restplus.problems import builtin_set
 from restplus.records import Request, Response
-from restplus.render import realize
-from restplus.runfiles import rescore
-from restplus.runner import evaluate
+from restplus.runner.cache import ResponseCache
+from restplus.runner.evaluation import evaluate
+from restplus.runner.gate import reference_text
+from restplus.runner.manifest import fingerprint_hash, problems_digest
+from restplus.runner.rows import rescore
 from restplus.schema import CALL_COLUMNS, COVARIATE_COLUMNS, GATE_COLUMNS, ID_COLUMNS, OUTCOME_COLUMNS
-from restplus.spec import load_grid
 from restplus.testing import AlwaysWrong, Counting, EchoGold
+from restplus.variants.realization import realize
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTORS = ["dpi", "text_color"]  # visual factors of perturbations/smoke.yaml
@@ -259,9 +259,9 @@ def test_rescore_changes_gate_without_model_calls(setup, tmp_path):
 
 
 def test_limit_and_other_input_kinds(setup, tmp_path):
-    from restplus.generation import generate
-    from restplus.runfolder import load_run
-    from restplus.variantset import VariantSet
+    from restplus.variants.generation import generate
+    from restplus.variants.ondemand import VariantSet
+    from restplus.variants.runfolder import load_run
 
     grid, problems, variants = setup
     rf = generate(problems, grid, 0, tmp_path / "variants", workers=1, progress=False)
@@ -287,7 +287,7 @@ def test_progress_bar_shows_hits_failures_and_tokens(setup, tmp_path, capfd):
 
 
 def test_two_models_in_one_table_have_their_own_pass_sets(setup, tmp_path):
-    from restplus.gate import apply_gate, pass_rates, pass_sets
+    from restplus.runner.gate import apply_gate, pass_rates, pass_sets
 
     _, _, variants = setup
     low = {v.variant_id for v in variants if v.cell.labels().get("dpi") == "50"}

@@ -12,12 +12,12 @@ import polars as pl
 import pytest
 
 from restplus import models
+from restplus.grammar.spec import load_grid
 from restplus.models.base import PixelBudgetWarning
 from restplus.problems import builtin_set
-from restplus.runner import evaluate
-from restplus.spec import load_grid
+from restplus.runner.evaluation import evaluate
 from restplus.testing import Counting, build_tiny_qwen2vl
-from restplus.variantset import VariantSet
+from restplus.variants.ondemand import VariantSet
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]

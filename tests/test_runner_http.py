@@ -15,12 +15,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from restplus.generation import generate
+from restplus.grammar.spec import load_grid
 from restplus.models import load
 from restplus.problems import builtin_set
-from restplus.runner import evaluate
-from restplus.spec import load_grid
+from restplus.runner.evaluation import evaluate
 from restplus.testing import Fault, LoopbackServer
+from restplus.variants.generation import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 N_PROBLEMS = 4
@@ -44,7 +44,7 @@ def adapter(srv: LoopbackServer, **kw):
 _CHILD = textwrap.dedent("""
     import sys
     from restplus.models import load
-    from restplus.runner import evaluate
+    from restplus.runner.evaluation import evaluate
     m = load("openai", model="loopback", base_url=sys.argv[1], api_key_env=None, concurrency=4, timeout_s=10,
              backoff_s=0.01, backoff_max_s=0.05)
     evaluate(sys.argv[2], m, out=sys.argv[3], progress=False, chunk_size=4)

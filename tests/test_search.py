@@ -20,9 +20,9 @@ from restplus.errors import BudgetExceeded, SpecError
 from restplus.models.base import ModelAdapter, check_indices
 from restplus.problems import builtin_set
 from restplus.records import ImagePart, Request, Response
-from restplus.search import search
-from restplus.search_probe import Probe
-from restplus.space import Space, contrast_axis, levels_axis, range_axis
+from restplus.search.probe import Probe
+from restplus.search.run import search
+from restplus.search.space import Space, contrast_axis, levels_axis, range_axis
 from restplus.testing import Counting
 
 PAGE_WIDTH_IN = 6.0  # the "plain" layout: pixels across = 6 x DPI
@@ -174,8 +174,8 @@ def test_zero_budget_makes_no_call(problems, tmp_path):
 @pytest.mark.parametrize("prop", ["correctness", "ocr_pass"])
 def test_builtin_properties_find_the_same_dpi_boundary(prop, problems, tmp_path):
     p = problems[0]
-    from restplus.grid import variant_seed
-    from restplus.render import realize
+    from restplus.grammar.grid import variant_seed
+    from restplus.variants.realization import realize
 
     g = SPACE.grid()
     ref = realize(p, g, g.cells()[0], variant_seed(0, p.problem_id, g.cells()[0]))
@@ -262,10 +262,10 @@ def test_an_exception_in_the_property_stops_the_search_at_once(problems, tmp_pat
 
 @pytest.mark.slow
 def test_the_documented_given_test_runs_against_a_probe(problems, tmp_path):
-    """The example of restplus.strategies: image answer equals text answer, as a Hypothesis test."""
+    """The example of restplus.search.strategies: image answer equals text answer, as a Hypothesis test."""
     from hypothesis import given, settings
 
-    from restplus.strategies import perturbations
+    from restplus.search.strategies import perturbations
 
     space = Space((range_axis("dpi", 30, 200, reference=200),), name="dpi")
     problem, seen = problems[0], []

@@ -1,5 +1,5 @@
 """``restplus search`` on the command line (the handler is called directly: the lead registers
-restplus.cli_search in cli.EXTENSIONS)."""
+restplus.cli.search in cli.EXTENSIONS)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import restplus.cli_search as cli_search
+import restplus.cli.search as cli_search
 from restplus.cli import build_parser
 from restplus.errors import SpecError
 
@@ -50,5 +50,5 @@ def test_search_command_names_bad_input(tmp_path):
 def test_example_in_help_uses_the_example_space():
     from restplus.cli import COMMANDS
 
-    help_, example, _, _ = COMMANDS["search"]
+    help_, example = COMMANDS["search"].help, COMMANDS["search"].example
     assert "perturbations/search_space.yaml" in example and (ROOT / "perturbations" / "search_space.yaml").is_file()

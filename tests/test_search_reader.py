@@ -15,8 +15,8 @@ import pytest
 
 from restplus import models
 from restplus.problems import builtin_set
-from restplus.search import search
-from restplus.space import Space, range_axis
+from restplus.search.run import search
+from restplus.search.space import Space, range_axis
 from restplus.testing import Counting
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")

@@ -8,10 +8,19 @@ from pathlib import Path
 import pytest
 
 from restplus.errors import SpecError, UnknownNameError
-from restplus.layouts import get_layout
+from restplus.grammar.layouts import get_layout
 from restplus.render import contrast_ratio
-from restplus.space import (Space, colour_for_contrast, contrast_axis, levels_axis, load_space, range_axis,
-                            rgb_axis, save_space, space_from_dict)
+from restplus.search.space import (
+    Space,
+    colour_for_contrast,
+    contrast_axis,
+    levels_axis,
+    load_space,
+    range_axis,
+    rgb_axis,
+    save_space,
+    space_from_dict,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

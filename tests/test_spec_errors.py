@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 import restplus as rp
-from restplus.spec import load_grid
+from restplus.grammar.spec import load_grid
 
 OK_FACTORS = "factors:\n  dpi: {levels: [50, 200], reference: 200}\n"
 

@@ -15,12 +15,12 @@ import statsmodels.formula.api as smf
 from scipy.special import expit
 from scipy.stats import t as student_t
 
-import restplus.stats.factor_effects as effects_mod
+import restplus.stats.engine.factorial as effects_mod
 from restplus.errors import AnalysisError, UnknownNameError
 from restplus.stats import AnalysisWarning, EffectTable, effects, simulate_table
-from restplus.stats.design import build_design
-from restplus.stats.fit import Fit
-from restplus.stats.marginal import MarginalCalculator
+from restplus.stats.engine.design import build_design
+from restplus.stats.engine.fit import Fit
+from restplus.stats.engine.marginal import MarginalCalculator
 
 EFF = {"dpi": {"200": 0.0, "100": -0.4, "50": -1.2},
        "font": {"sans": 0.0, "mono": 0.0, "cursive": 0.0},  # the null factor

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 
 from restplus.errors import AnalysisError, UnknownNameError

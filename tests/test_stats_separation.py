@@ -17,16 +17,15 @@ import polars as pl
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.special import expit
 from scipy.stats import friedmanchisquare
 
-import restplus.stats.factor_effects as effects_mod
+import restplus.stats.engine.factorial as effects_mod
 from restplus.stats import AnalysisWarning, effects, simulate_table
-from restplus.stats.degenerate import fit_problems, joint_wald
-from restplus.stats.design import build_design
-from restplus.stats.fit import Fit
+from restplus.stats.engine.degenerate import fit_problems, joint_wald
+from restplus.stats.engine.design import build_design
+from restplus.stats.engine.fit import Fit
 
 REF = {"dpi": "200", "color": "black", "size": "12"}
 

@@ -14,17 +14,13 @@ import polars as pl
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.special import expit
-from scipy.stats import chi2 as chi2_dist
-from scipy.stats import f as f_dist
-from scipy.stats import norm
-from scipy.stats import t as t_dist
+from scipy.stats import chi2 as chi2_dist, f as f_dist, norm, t as t_dist
 
 from restplus.errors import AnalysisError
 from restplus.stats import effects, simulate_table
-from restplus.stats.small_sample import Reference
+from restplus.stats.engine.small_sample import Reference
 
 REF = {"dpi": "200", "color": "black", "font": "sans"}
 FONTS = ("sans", "mono", "serif")

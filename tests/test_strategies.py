@@ -7,17 +7,17 @@ import io
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, find, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, find, given, settings, strategies as st
 from PIL import Image
 
-from restplus.factors import get_kind
-from restplus.grid import Grid, variant_seed
-from restplus.layouts import get_layout
+from restplus.grammar.factors import get_kind
+from restplus.grammar.grid import Grid, variant_seed
+from restplus.grammar.layouts import get_layout
 from restplus.problems import builtin_set
-from restplus.render import contrast_ratio, realize
-from restplus.space import Space, contrast_axis, levels_axis, load_space, range_axis, rgb_axis
-from restplus.strategies import axis_values, cells, perturbations
+from restplus.render import contrast_ratio
+from restplus.search.space import Space, contrast_axis, levels_axis, load_space, range_axis, rgb_axis
+from restplus.search.strategies import axis_values, cells, perturbations
+from restplus.variants.realization import realize
 
 ROOT = Path(__file__).resolve().parents[1]
 # No rendering happens inside these find() calls, so many draws are cheap; derandomize keeps CI

@@ -7,12 +7,12 @@ import pickle
 
 import pytest
 
-import restplus.render as render
-from restplus import factors as F
 from restplus.errors import DesignError, ProblemError, RestplusError, SpecError, UnknownNameError
-from restplus.grid import Grid, variant_seed
+from restplus.grammar import factors as F
+from restplus.grammar.grid import Grid, variant_seed
 from restplus.problems.base import Problem, Segment
-from restplus.variantset import VariantIndexError, VariantKeyTypeError, VariantSet, variants
+from restplus.variants import realization
+from restplus.variants.ondemand import VariantIndexError, VariantKeyTypeError, VariantSet, variants
 
 
 def make_grid() -> Grid:
@@ -46,7 +46,7 @@ def test_problem_major_order_and_lengths(vs):
         assert p.problem_id == problems[i // 9].problem_id and c == grid.cells()[i % 9]
     v = vs[10]
     assert v.seed == variant_seed(3, problems[1].problem_id, grid.cells()[1])
-    assert v == render.realize(problems[1], grid, grid.cells()[1], v.seed)
+    assert v == realization.realize(problems[1], grid, grid.cells()[1], v.seed)
 
 
 def test_negative_indices_and_slices(vs):

@@ -2,7 +2,7 @@
 
 The reader OCRs every image part with tesseract (``--psm 6`` by default, ``OMP_THREAD_LIMIT=1`` in
 the subprocess environment, the exact PNG bytes on stdin) and then does what the request asks.
-What it is asked is read from ``Request.tag`` (the runner's :func:`restplus.prompts.request_tag`):
+What it is asked is read from ``Request.tag`` (the runner's :func:`restplus.runner.prompts.request_tag`):
 
 * ``"ocr"`` / ``"ocr:<answer_type>:<variant id>"`` — answer with the transcription of the image
   parts (joined by newlines, trailing whitespace removed). Text parts (the OCR instruction) are
@@ -49,7 +49,7 @@ def parse_tag(tag: str) -> tuple[str, str | None]:
     if m is None or (m["kind"] == "solve" and not m["answer_type"]):
         raise ModelError(f"the reader baseline cannot tell what request tag {tag!r} asks for. Use "
                          "'ocr[:<answer_type>[:<id>]]' or 'solve:<answer_type>[:<id>]' "
-                         "(see restplus.prompts.request_tag), e.g. 'solve:soe:v123'.")
+                         "(see restplus.runner.prompts.request_tag), e.g. 'solve:soe:v123'.")
     return m["kind"], m["answer_type"] or None
 
 

@@ -6,8 +6,17 @@ from .arith import generate_arith
 from .base import ANSWER_TYPES, ROLES, Problem, Segment
 from .builtin import builtin_names, builtin_set
 from .canon import canonical_assignment, canonical_number
-from .extract import (ANSWER_SUFFIX, EXTRACTOR_VERSION, EXTRACTORS, Extraction, answer_suffix,
-                      canonical_answer, extract, register_extractor, score)
+from .extract import (
+                      ANSWER_SUFFIX,
+                      EXTRACTOR_VERSION,
+                      EXTRACTORS,
+                      Extraction,
+                      answer_suffix,
+                      canonical_answer,
+                      extract,
+                      register_extractor,
+                      score,
+)
 from .loaders import PRESETS, LoadReport, ProblemSet, RowError, load_problems, save_problems
 from .mcq import generate_mcq
 from .readers import LATEX_PATTERNS, MAX_CHARS, latex_match

@@ -11,8 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .canon import (NUMBER_RE, canonical_assignment, canonical_number, find_numbers, letters,
-                    normalize_dashes, parse_number)
+from .canon import (
+    NUMBER_RE,
+    canonical_assignment,
+    canonical_number,
+    find_numbers,
+    letters,
+    normalize_dashes,
+    parse_number,
+)
 
 DEFAULT_LETTERS = letters(5)  # without a problem: A–E (MMLU has 4 options, ARC up to 5)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..errors import ProblemError
 from ..hashing import digest
+from ..schema import ROLES
 
-ROLES = ("instruction", "context", "question", "choices")
 ANSWER_TYPES = ("choice", "number", "soe", "exact")
 
 

@@ -25,8 +25,8 @@ from ..errors import ProblemError, unknown_name
 from ..hashing import derive_seed
 from .base import Problem, Segment
 from .canon import canonical_assignment, normalize_dashes
-from .linalg import solve_unique
 from .distinct import distinct_items
+from .linalg import solve_unique
 
 VARIABLES = "ABCDE"
 GENERATOR_VERSION = 1
@@ -139,7 +139,8 @@ def generate_soe(n: int = 150, seed: int = 0, config: SoEConfig | None = None,
     prefix of a larger set. ``config`` overrides ``difficulty``."""
     cfg = config if config is not None else soe_config(difficulty)
     return distinct_items(n, lambda i, attempt: make_soe(
-        random.Random(derive_seed("soe", seed, _config_key(cfg), i, attempt)), cfg.unknowns[i % len(cfg.unknowns)], cfg))
+        random.Random(derive_seed("soe", seed, _config_key(cfg), i, attempt)), cfg.unknowns[i % len(cfg.unknowns)],
+        cfg))
 
 
 def _config_key(cfg: SoEConfig) -> list:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from PIL import Image, ImageDraw
 
 from ..errors import TextOverflowError
-from ..layouts import Layout
+from ..grammar.layouts import Layout
 from .fonts import FontInfo, advance_em, pil_font, vmetrics
 
 _TOKEN = re.compile(r"( *)([^ ]+)")

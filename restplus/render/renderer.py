@@ -12,12 +12,12 @@ from typing import Any
 
 from PIL import Image
 
+from ..grammar.layouts import Layout, get_layout
 from ..hashing import sha256_bytes
-from ..layouts import Layout, get_layout
-from ..variant import RenderedImage
 from .degrade import apply_degradations
 from .fonts import FontManifest, check_drawable, glyph_plan, resolve_font, vmetrics
 from .functional import PageLayout, contrast_ratio, draw_page, layout_page
+from .image import RenderedImage
 from .provenance import PNG_COMPRESS_LEVEL, provenance_record
 
 BACKENDS = ("pillow", "cairosvg")
@@ -110,8 +110,8 @@ def render_image(text: str, params: dict[str, Any], seed: int, *, layout: Layout
         font={**font.to_dict(), "x_height_source": vm.x_height_source},
         fallbacks_used={ch: f.family for ch, f in sorted(plan.items())}, backend=backend, seed=seed,
         params=_jsonable(params), layout=lay.to_dict(), steps=steps,
-        extra={"variant_seed": variant_seed, "clean_size": list(clean_size), "page_pt": [round(page.width_pt, 4), round(page.height_pt, 4)],
-               **extra})
+        extra={"variant_seed": variant_seed, "clean_size": list(clean_size),
+               "page_pt": [round(page.width_pt, 4), round(page.height_pt, 4)], **extra})
     return RenderedImage(png=png, sha256=sha256_bytes(png), pixel_sha256=sha256_bytes(im.tobytes()),
                          width=im.size[0], height=im.size[1], dpi=dpi, rendered_text=page.text,
                          roles=tuple(roles), covariates=tuple(sorted(covariates.items())),

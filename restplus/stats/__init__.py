@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ._common import AnalysisWarning
 from .counterfactual import Counterfactual, counterfactuals, minimal_counterfactual
-from .effect_table import EffectTable
-from .factor_effects import effects
+from .engine.effect_table import EffectTable
+from .engine.factorial import effects
 from .metrics import consistency
 from .paired import cochran_q, mcnemar_pairs, paired_ttest
 from .power import mcnemar_power, power_paired

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from scipy.stats import ttest_rel
-from statsmodels.stats.contingency_tables import cochrans_q as sm_cochrans_q
-from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.contingency_tables import cochrans_q as sm_cochrans_q, mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from restplus.errors import AnalysisError, unknown_name
@@ -75,7 +74,7 @@ def mcnemar_pairs(table: Any, factors: Sequence[str] = (), pairs: Sequence[tuple
     pairs), ``n_pairs``, ``n_problems``, ``acc_a``, ``acc_b``, ``n_a_only`` (a correct, b wrong),
     ``n_b_only``, ``statistic``, ``p``, ``exact`` (bool), ``p_adj``.
     """
-    from .factor_effects import CORRECTIONS
+    from .engine.factorial import CORRECTIONS
 
     if correction not in CORRECTIONS:
         raise unknown_name("correction", correction, CORRECTIONS)

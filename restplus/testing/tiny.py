@@ -99,8 +99,7 @@ def _qwen_family(path, seed, *, v25: bool, min_pixels: int, max_pixels: int) -> 
                   vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
     ip = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)
     if v25:
-        from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
-                                  Qwen2_5_VLProcessor)
+        from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
 
         cfg = Qwen2_5_VLConfig(text_config=_qwen_text_config(tok, ids), vision_config=dict(
             depth=2, hidden_size=32, intermediate_size=64, out_hidden_size=64, num_heads=2, patch_size=14,
@@ -138,8 +137,7 @@ def _llama_text(tok, **ids: int) -> dict[str, Any]:
 
 def build_tiny_llava(path: str | Path, *, seed: int = 0) -> Path:
     """Save a tiny LLaVA (CLIP tower 224 px / patch 14 → always 256 image tokens) to ``path``."""
-    from transformers import (CLIPImageProcessorPil, LlavaConfig, LlavaForConditionalGeneration,
-                              LlavaProcessor)
+    from transformers import CLIPImageProcessorPil, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     specials = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
     tok = _tokenizer(specials, eos="</s>", pad="<pad>")
@@ -159,8 +157,12 @@ def build_tiny_llava(path: str | Path, *, seed: int = 0) -> Path:
 
 def build_tiny_idefics3(path: str | Path, *, seed: int = 0) -> Path:
     """Save a tiny Idefics3 (64-px tiles, 4 image tokens per tile + a global tile) to ``path``."""
-    from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessorPil,
-                              Idefics3Processor)
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3ImageProcessorPil,
+        Idefics3Processor,
+    )
 
     specials = ["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
                 "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]

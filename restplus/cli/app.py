@@ -1,0 +1,63 @@
+"""The ``restplus`` command line: one module per command group, registered explicitly here.
+
+Each group module declares ``COMMANDS``; heavy imports stay inside the handlers, so ``--help`` is fast.
+Errors reach the user as one clear line (exit code 2) unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import RestplusError
+from . import data, evaluate, gap, grammar, report, search
+from .base import Command
+
+GROUPS = (grammar, data, evaluate, report, search, gap)  # help lists commands in this order
+
+
+def _collect() -> dict[str, Command]:
+    out: dict[str, Command] = {}
+    for group in GROUPS:
+        for c in group.COMMANDS:
+            if c.name in out:  # two groups claiming one name is a programming error, caught by the tests
+                raise RuntimeError(f"CLI command {c.name!r} is declared twice")
+            out[c.name] = c
+    return out
+
+
+COMMANDS: dict[str, Command] = _collect()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="restplus",
+        description="restplus: render-equivalence stress tests for multimodal LLMs.",
+        epilog="Example: restplus describe perturbations/rest_plus.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for c in COMMANDS.values():
+        p = sub.add_parser(c.name, help=c.help, description=c.help, epilog=f"Example:\n  {c.example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--debug", action="store_true", help="show full tracebacks")
+        c.add_args(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(COMMANDS[args.command].run(args) or 0)
+    except RestplusError as exc:
+        if args.debug:
+            raise
+        print(f"restplus {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"restplus {args.command}: interrupted; work done so far is kept.", file=sys.stderr)
+        return 130

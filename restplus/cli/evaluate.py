@@ -1,0 +1,184 @@
+"""``restplus run`` and ``restplus rescore``: evaluate a model on variants, re-score stored answers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpecError, UnknownNameError
+from .base import Command
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def add_model_and_problem_args(p: argparse.ArgumentParser, n_default: int | None) -> None:
+    """--model/--base-url/--api-key-env and --problems/--n, shared by the commands that call a model."""
+    p.add_argument("--model", required=True,
+                   help="reader | hf:PATH | openai:MODEL | any registered adapter name (restplus.models.names())")
+    p.add_argument("--base-url", help="server URL for openai:MODEL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the API key ('none' for servers without auth)")
+    p.add_argument("--problems", default="soe",
+                   help="comma-separated built-in sets (soe, arith, mcq) or a problem file (JSONL/CSV/parquet)")
+    p.add_argument("--n", type=int, default=n_default,
+                   help=f"items per built-in set (default: {n_default or 'the whole set'})")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="spec file (variants are generated into OUT/variants) or a variants run folder")
+    add_model_and_problem_args(p, n_default=None)
+    p.add_argument("--seed", type=int, default=0, help="problem and render seed")
+    p.add_argument("--out", required=True, help="run folder (results.parquet, manifest.json, cache.sqlite)")
+    p.add_argument("--workers", type=int, default=4, help="concurrent requests (HTTP/reader) and render workers")
+    p.add_argument("--batch-size", type=int, default=1, help="requests per forward pass for hf:PATH models")
+    p.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    p.add_argument("--threshold", type=float, default=0.0, help="OCR gate: pass when CER <= this (default 0)")
+    p.add_argument("--gate-policy", default="exclude", choices=("exclude", "covariate", "ignore"))
+    p.add_argument("--casefold", action="store_true", help="OCR gate ignores case")
+    p.add_argument("--ocr-first", action="store_true", help="solve prompts for image/mixed ask to transcribe first")
+    p.add_argument("--external-gate", default=None, help="also run OCR with this adapter (e.g. reader)")
+    p.add_argument("--max-requests", type=int, default=None, help="stop after this many model calls")
+    p.add_argument("--chunk-size", type=int, default=16, help="variants per model batch")
+    p.add_argument("--no-resume", action="store_true", help="start OUT over instead of resuming it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def load_model(spec: str, *, base_url: str | None = None, api_key_env: str | None = "OPENAI_API_KEY",
+               workers: int = 4, batch_size: int = 1) -> Any:
+    """An adapter from a CLI model string: ``reader``, ``hf:PATH``, ``openai:MODEL`` or a registered name."""
+    from .. import models
+
+    name, _, arg = spec.partition(":")
+    if name == "hf":
+        if not arg:
+            raise SpecError("--model hf:PATH needs the model folder, e.g. --model hf:models/qwen2-vl-2b.")
+        return models.load("hf", path=arg, batch_size=batch_size)
+    if name == "openai":
+        if not arg or not base_url:
+            raise SpecError("--model openai:MODEL needs a model name and --base-url, e.g. --model openai:qwen2.5-vl "
+                            "--base-url http://127.0.0.1:8000/v1.")
+        key_env = None if (api_key_env or "").lower() in ("", "none") else api_key_env
+        return models.load("openai", model=arg, base_url=base_url, api_key_env=key_env, concurrency=workers)
+    if name == "reader":
+        return models.load("reader", concurrency=workers)
+    if name not in models.names():
+        from ..errors import unknown_name
+
+        raise unknown_name("model", spec, [*models.names(), "hf:PATH", "openai:MODEL"])
+    if arg:
+        raise UnknownNameError(f"model {spec!r}: adapter {name!r} takes no ':' argument on the command line.")
+    return models.load(name)
+
+
+def parse_problems(arg: str, n: int | None, seed: int, limit: int | None) -> list[Any]:
+    """Problems from a CLI value: comma-separated built-in set names, or a problem file."""
+    from ..problems import builtin_names, builtin_set, load_problems
+
+    if Path(arg).is_file():
+        probs = list(load_problems(arg))
+    else:
+        probs = []
+        for name in [a.strip() for a in arg.split(",") if a.strip()]:
+            if name not in builtin_names():
+                from ..errors import unknown_name
+
+                raise unknown_name("problem set (or file)", name, builtin_names())
+            probs.extend(builtin_set(name, n=n, seed=seed))
+    return probs[:limit] if limit is not None else probs
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from ..grammar.spec import load_grid
+    from ..runner.evaluation import evaluate
+    from ..variants.generation import generate
+    from ..variants.runfolder import load_run
+
+    out = Path(args.out)
+    src = Path(args.source)
+    if not (src.is_dir() or (src.is_file() and src.suffix in SPEC_SUFFIXES)):
+        raise SpecError(f"source {str(src)!r} is neither a spec file ({', '.join(SPEC_SUFFIXES)}) nor a variants "
+                        "run folder; check the path.")
+    # Models first: a typo in --model fails in a second, not after rendering every variant.
+    model = load_model(args.model, base_url=args.base_url, api_key_env=args.api_key_env, workers=args.workers,
+                       batch_size=args.batch_size)
+    ext = load_model(args.external_gate, workers=args.workers) if args.external_gate else None
+    limit = args.limit
+    try:
+        if src.is_file():
+            grid = load_grid(src)
+            probs = parse_problems(args.problems, args.n, args.seed, args.limit)
+            # generate() resumes a finished folder for free and refuses one made from other inputs.
+            source: Any = generate(probs, grid, args.seed, out / "variants", workers=args.workers,
+                                   progress=not args.no_progress)
+            limit = None  # already applied to the problems
+        else:
+            source = load_run(src)
+        res = evaluate(source, model, out=out, gate_threshold=args.threshold, gate_policy=args.gate_policy,
+                       normalization={"casefold": args.casefold},
+                       prompts={"ocr_first": True} if args.ocr_first else None,
+                       progress=not args.no_progress, max_requests=args.max_requests, external_gate=ext,
+                       resume=not args.no_resume, limit=limit, chunk_size=args.chunk_size)
+    finally:
+        model.close()
+        if ext is not None:
+            ext.close()
+    print(summary(res.table, res.manifest))
+    return 0
+
+
+def summary(table: Any, manifest: dict[str, Any]) -> str:
+    """A few lines: status, counts, accuracy per modality (all and gated), OCR pass rate."""
+    import polars as pl
+
+    c = manifest.get("counts", {})
+    lines = [f"{manifest.get('status')}: {table.height} rows -> {manifest.get('files', {}).get('results')} "
+             f"(requests {c.get('requests')}, cache hits {c.get('cache_hits')}, model calls {c.get('calls')}, "
+             f"errors {c.get('errors')}, pending {c.get('pending')})"]
+    solve = table.filter(pl.col("prompt_type") == "solve")
+    if solve.height:
+        acc = (solve.group_by("modality").agg(pl.len().alias("n"), pl.col("correct").mean().alias("acc"),
+                                               pl.col("correct").filter(pl.col("gate_passed").is_null()
+                                                                        | pl.col("gate_passed")).mean().alias("gated"))
+               .sort("modality"))
+        for m, n, a, gt in acc.iter_rows():
+            gtxt = "n/a" if gt is None else f"{gt:.3f}"
+            lines.append(f"  {m:<6} n={n:<5} accuracy={a:.3f}  gated={gtxt}")
+    ocr = table.filter(pl.col("prompt_type") == "ocr")
+    if ocr.height:
+        lines.append(f"  OCR gate (CER <= {manifest['gate']['threshold']}): "
+                     f"{ocr['gate_passed'].fill_null(False).mean():.3f} of {ocr.height} transcriptions pass")
+    return "\n".join(lines)
+
+
+def _rescore_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="a run folder written by `restplus run`")
+    p.add_argument("--threshold", type=float, default=None, help="new CER threshold (default: the run's)")
+    case = p.add_mutually_exclusive_group()
+    case.add_argument("--casefold", dest="casefold", action="store_true", default=None, help="ignore case in CER")
+    case.add_argument("--no-casefold", dest="casefold", action="store_false", help="case matters in CER")
+
+
+def run_rescore(args: argparse.Namespace) -> int:
+    from ..runner.gate import Normalization
+    from ..runner.manifest import read_manifest
+    from ..runner.rows import rescore
+
+    norm = None
+    if args.casefold is not None:
+        m = read_manifest(args.run) or {}
+        base = dict((m.get("gate") or {}).get("normalization") or Normalization().to_dict())
+        norm = {**base, "casefold": args.casefold}
+    table = rescore(args.run, threshold=args.threshold, normalization=norm)
+    print(summary(table, read_manifest(args.run) or {}))
+    return 0
+
+
+COMMANDS = (
+    Command("run", "evaluate a model on a spec's variants (generated first) or on a variants run folder",
+            "restplus run perturbations/smoke.yaml --model reader --problems soe --limit 4 --out runs/smoke",
+            _run_args, run_run),
+    Command("rescore", "re-apply answer extraction and the OCR gate to a run's stored responses (no model calls)",
+            "restplus rescore runs/smoke --threshold 0.02 --casefold",
+            _rescore_args, run_rescore),
+)

@@ -1,0 +1,44 @@
+"""Grammar commands: ``validate`` and ``describe`` a spec file."""
+
+from __future__ import annotations
+
+import argparse
+
+from .base import Command
+
+
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", nargs="+", help="spec file(s) (YAML or JSON)")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from ..grammar.spec import load_grid
+
+    for path in args.spec:
+        g = load_grid(path)
+        print(f"{path}: ok — {g.n_cells} cells, spec_hash {g.spec_hash}")
+    return 0
+
+
+def _describe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="spec file (YAML or JSON)")
+    p.add_argument("--cells", action="store_true", help="also list every cell with its id")
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    from ..grammar.spec import describe, load_grid
+
+    g = load_grid(args.spec)
+    print(describe(g))
+    if args.cells:
+        for c in g.cells():
+            print(f"  {c.cell_id}  {c.short()}")
+    return 0
+
+
+COMMANDS = (
+    Command("validate", "check a spec file and print its cell count",
+            "restplus validate perturbations/rest_plus.yaml", _validate_args, run_validate),
+    Command("describe", "print factors, levels, references, cell count and design balance",
+            "restplus describe perturbations/rest_plus.yaml", _describe_args, run_describe),
+)

@@ -1,0 +1,284 @@
+"""Paper-ready outputs: effect tables, the consistency table, gate pass rates, plots and summary.md.
+
+:func:`write_report` runs the whole analysis on a long per-sample table and writes CSV (full
+precision), Markdown and LaTeX booktabs tables (``\\input``-ready), PNG+PDF figures and a short
+``summary.md`` into one folder. Several models (or runs) may share the table: the ``model`` column
+distinguishes them in the consistency table, and effects are estimated per model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from restplus.errors import AnalysisError
+from restplus.report import plots
+from restplus.stats import EffectTable, _format as fmt, accuracy_table, consistency, effects, gate_summary, token_curve
+from restplus.stats._common import AnalysisWarning, to_polars
+
+_HEADLINE = ("rer", "cfr", "mmc", "acc_text", "acc_image", "acc_mixed")
+_LABELS = {"rer": "RER", "cfr": "CFR", "mmc": "MMC", "acc_text": "Text acc.", "acc_image": "Image acc.",
+           "acc_mixed": "Mixed acc.", "gate_pass": "OCR pass"}
+
+
+def consistency_table(metrics: pl.DataFrame, *, by: Sequence[str] = ("model",), gated: bool = True) -> pl.DataFrame:
+    """The paper's table from :func:`restplus.stats.consistency` output (overall scope).
+
+    One row per ``by`` group (e.g. model). Columns: the ``by`` columns present, ``n_units``,
+    ``n_problems``, then for each of rer, cfr, mmc, acc_text, acc_image, acc_mixed (those present) the
+    value and ``<metric>_ci_low`` / ``<metric>_ci_high`` on the gate-passed units (``gated=True``,
+    falling back to all units when the table has no gate), and ``gate_pass`` (share of units passing
+    the OCR gate, from the ungated rows; null without a gate).
+    """
+    by = [b for b in by if b in metrics.columns]
+    overall = metrics.filter(pl.col("scope") == "overall")
+    use_gated = gated and overall.filter(pl.col("gated")).height > 0
+    sel = overall.filter(pl.col("gated") == use_gated)
+    keys = sel.select(by).unique(maintain_order=True) if by else pl.DataFrame({"_k": [0]})
+    rows: list[dict[str, Any]] = []
+    for key in keys.iter_rows(named=True):
+        part = sel.filter(pl.all_horizontal([pl.col(b) == v for b, v in key.items()])) if by else sel
+        row: dict[str, Any] = {b: key[b] for b in by}
+        n = part.filter(pl.col("metric") == "rer")
+        row["n_units"] = int(n.get_column("n_units")[0]) if n.height else None
+        row["n_problems"] = int(n.get_column("n_problems")[0]) if n.height else None
+        for m in _HEADLINE:
+            r = part.filter(pl.col("metric") == m)
+            if r.height:
+                row[m], row[f"{m}_ci_low"], row[f"{m}_ci_high"] = (r.get_column(c)[0] for c in
+                                                                    ("value", "ci_low", "ci_high"))
+        ung = overall.filter(~pl.col("gated") & (pl.col("metric") == "gate_pass"))
+        if by:
+            ung = ung.filter(pl.all_horizontal([pl.col(b) == v for b, v in key.items()]))
+        row["gate_pass"] = ung.get_column("value")[0] if ung.height else None
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def _consistency_display(wide: pl.DataFrame, by: Sequence[str]) -> tuple[list[str], list[list[str]], str]:
+    metrics = [m for m in _HEADLINE if m in wide.columns]
+    headers = [*(b.capitalize() for b in by), "Units", *(_LABELS[m] + " (%)" for m in metrics), "OCR pass (%)"]
+    rows = []
+    for r in wide.iter_rows(named=True):
+        rows.append([*(str(r[b]) for b in by), str(r["n_units"]),
+                     *(fmt.interval(r[m], r[f"{m}_ci_low"], r[f"{m}_ci_high"], 1, 100.0) for m in metrics),
+                     fmt.pct(r["gate_pass"])])
+    return headers, rows, "l" * len(by) + "r" * (len(headers) - len(by))
+
+
+def write_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str, data: pl.DataFrame,
+                stem: str | os.PathLike[str], *, caption: str = "") -> dict[str, Path]:
+    """Write ``<stem>.csv`` (``data``, full precision), ``<stem>.md`` and ``<stem>.tex`` (booktabs)."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": stem.with_suffix(".csv"), "md": stem.with_suffix(".md"), "tex": stem.with_suffix(".tex")}
+    data.write_csv(paths["csv"])
+    md = (f"{caption}\n\n" if caption else "") + fmt.markdown(headers, rows, align)
+    paths["md"].write_text(md, encoding="utf-8")
+    paths["tex"].write_text(fmt.latex(headers, rows, align, comment=caption), encoding="utf-8")
+    return paths
+
+
+def write_effects(tables: Mapping[str, EffectTable], stem: str | os.PathLike[str]) -> dict[str, Path]:
+    """Effect tables of one or more models: ``<stem>.csv`` (with a ``model`` column), ``<stem>.md``,
+    ``<stem>_tests.csv`` and one ``<stem>[_<model>].tex`` per model."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+    frames = [t.frame.with_columns(pl.lit(m).alias("model")).select(["model", *t.frame.columns])
+              for m, t in tables.items()]
+    tests = [t.tests.with_columns(pl.lit(m).alias("model")).select(["model", *t.tests.columns])
+             for m, t in tables.items()]
+    out["effects_csv"] = stem.with_suffix(".csv")
+    pl.concat(frames).write_csv(out["effects_csv"])
+    out["effects_tests_csv"] = stem.parent / f"{stem.name}_tests.csv"
+    pl.concat(tests).write_csv(out["effects_tests_csv"])
+    out["effects_md"] = stem.with_suffix(".md")
+    md = "\n".join((f"## {m}\n\n" if len(tables) > 1 else "") + t.to_markdown() for m, t in tables.items())
+    out["effects_md"].write_text(md, encoding="utf-8")
+    for m, t in tables.items():
+        tag = "" if len(tables) == 1 else f"_{_slug(m)}"
+        out[f"effects_tex{tag}"] = stem.parent / f"{stem.name}{tag}.tex"
+        t.to_latex(out[f"effects_tex{tag}"])
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "model"
+
+
+def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequence[str],
+                 reference: Mapping[str, Any] | None = None, name: str = "report", interactions: int = 1,
+                 method: str = "gee-logit", gate_policy: str = "exclude", n_boot: int = 1000, seed: int = 0,
+                 plot: bool = True) -> dict[str, Path]:
+    """Run the analysis and write every table, figure and ``summary.md`` into ``out_dir``.
+
+    Writes: ``consistency.{csv,md,tex}`` (model x RER/CFR/MMC/accuracies/OCR pass),
+    ``metrics.csv`` (every consistency metric, scope and level), ``effects.{csv,md}``,
+    ``effects_tests.csv`` and ``effects[_<model>].tex``, ``gate.{csv,md,tex}`` (pass rate per cell),
+    figures ``fig_*[_<model>].{png,pdf}`` and ``summary.md``. Returns name -> path.
+
+    A model whose effects cannot be estimated (:class:`AnalysisError`) is reported in summary.md with
+    the reason instead of stopping the report.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df = to_polars(table)
+    factors = list(factors)
+    by = ["model"] if "model" in df.columns else []
+    models = df.get_column("model").unique(maintain_order=True).to_list() if by else [name]
+    paths: dict[str, Path] = {}
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AnalysisWarning)
+        metrics: pl.DataFrame | None = None
+        headers, rows, align = [], [], ""
+        ungated_rows: list[list[str]] = []
+        try:
+            metrics = consistency(df, factors, by=by, n_boot=n_boot, seed=seed)
+        except AnalysisError as exc:  # e.g. a single modality: the rest of the report still applies
+            notes.append(f"consistency metrics: not computable — {exc}")
+        if metrics is not None:
+            paths["metrics_csv"] = out / "metrics.csv"
+            metrics.write_csv(paths["metrics_csv"])
+            # Both views, always: the gate changes which units remain, and readers must see both.
+            for gated, stem in ((True, "consistency"), (False, "consistency_ungated")):
+                if not metrics.filter(pl.col("gated") == gated).height:
+                    continue
+                wide = consistency_table(metrics, by=by, gated=gated)
+                h, r, a = _consistency_display(wide, by)
+                caption = (f"Consistency on {'gate-passed' if gated else 'all'} units; 95% cluster-bootstrap CI; "
+                           "OCR pass = share of units whose image and mixed renders all pass the gate")
+                for k, p in write_table(h, r, a, wide, out / stem, caption=caption).items():
+                    paths[f"{stem}_{k}"] = p
+                if gated or not headers:
+                    headers, rows, align = h, r, a
+                if not gated:
+                    ungated_rows = r
+        gates = None
+        if "gate_passed" in df.columns:
+            gates = gate_summary(df, factors, by=by)
+            g_rows = [[*(str(r[b]) for b in by), *(str(r[f]) if r[f] is not None else "all" for f in factors),
+                       r["modality"], str(r["n"]), fmt.interval(r["pass_rate"], r["ci_low"], r["ci_high"], 1, 100.0)]
+                      for r in gates.iter_rows(named=True)]
+            g_head = [*(b.capitalize() for b in by), *factors, "Modality", "n", "Pass rate (%) [95% CI]"]
+            for k, p in write_table(g_head, g_rows, "l" * (len(by) + len(factors) + 1) + "rr", gates, out / "gate",
+                                    caption="OCR gate pass rate per cell (Wilson 95% CI)").items():
+                paths[f"gate_{k}"] = p
+        tables: dict[str, EffectTable] = {}
+        curves = {}
+        for m in models:
+            sub = df.filter(pl.col("model") == m) if by else df
+            try:
+                tables[str(m)] = effects(sub, factors, reference=reference, interactions=interactions, method=method,
+                                         gate_policy=gate_policy, n_boot=n_boot, seed=seed)
+            except AnalysisError as exc:
+                notes.append(f"effects for {m}: not estimable — {exc}")
+            if "vision_tokens" in sub.columns and sub.get_column("vision_tokens").drop_nulls().n_unique() > 1:
+                try:
+                    curves[str(m)] = token_curve(sub, gate_policy="ignore" if gate_policy == "ignore" else "exclude",
+                                                 n_boot=n_boot, seed=seed)
+                except AnalysisError as exc:
+                    notes.append(f"token curve for {m}: not estimable — {exc}")
+        if tables:
+            paths.update(write_effects(tables, out / "effects"))
+        if plot:
+            paths.update(_plots(df, metrics, gates, curves, factors, models, by, out, gate_policy, n_boot, seed))
+    warned = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, AnalysisWarning)))
+    for w in warned:  # re-emit after recording, so callers still see them
+        warnings.warn(w, AnalysisWarning, stacklevel=2)
+    paths["summary_md"] = out / "summary.md"
+    summary = _summary(name, df, factors, headers, rows, align, tables, gates, curves, paths, ungated_rows,
+                       notes + warned, gate_policy)
+    paths["summary_md"].write_text(summary, encoding="utf-8")
+    return paths
+
+
+def _plots(df: pl.DataFrame, metrics: pl.DataFrame | None, gates: pl.DataFrame | None, curves: Mapping[str, Any],
+           factors: list[str], models: list[Any], by: list[str], out: Path, gate_policy: str, n_boot: int,
+           seed: int) -> dict[str, Path]:
+    paths: dict[str, Path] = {}
+    for m in models:
+        tag = f"_{_slug(m)}" if by and len(models) > 1 else ""
+        mm = (metrics.filter(pl.col("model") == m) if by else metrics) if metrics is not None else None
+        sub = df.filter(pl.col("model") == m) if by else df
+        if factors and mm is not None:
+            for key, fn in (("marginal", plots.plot_marginal_accuracy), ("rer", plots.plot_rer)):
+                png, pdf = fn(mm, factors, out / f"fig_{key}{tag}", title=f"{m}: " + ("accuracy per level" if
+                              key == "marginal" else "RER per level"), gated=gate_policy != "ignore")
+                paths[f"fig_{key}{tag}_png"], paths[f"fig_{key}{tag}_pdf"] = png, pdf
+        if len(factors) >= 2:
+            acc = accuracy_table(sub, factors[:2], gate_policy="exclude" if gate_policy == "exclude" else "ignore",
+                                 n_boot=n_boot, seed=seed)
+            png, pdf = plots.plot_interaction(acc, factors[0], factors[1], out / f"fig_interaction{tag}",
+                                              title=f"{m}: {factors[0]} x {factors[1]}")
+            paths[f"fig_interaction{tag}_png"], paths[f"fig_interaction{tag}_pdf"] = png, pdf
+        if str(m) in curves:
+            png, pdf = plots.plot_tokens(curves[str(m)], out / f"fig_tokens{tag}",
+                                         title=f"{m}: accuracy vs vision tokens")
+            paths[f"fig_tokens{tag}_png"], paths[f"fig_tokens{tag}_pdf"] = png, pdf
+        if gates is not None and gates.height:
+            g = gates.filter(pl.col("model") == m) if by else gates
+            png, pdf = plots.plot_gate(g, factors, out / f"fig_gate{tag}", title=f"{m}: OCR gate pass rate per cell")
+            paths[f"fig_gate{tag}_png"], paths[f"fig_gate{tag}_pdf"] = png, pdf
+    return paths
+
+
+def _summary(name: str, df: pl.DataFrame, factors: list[str], headers: list[str], rows: list[list[str]], align: str,
+             tables: Mapping[str, EffectTable],
+             gates: pl.DataFrame | None, curves: Mapping[str, Any], paths: Mapping[str, Path],
+             ungated_rows: list[list[str]], notes: list[str], gate_policy: str) -> str:
+    solve = df.filter(pl.col("prompt_type") != "ocr") if "prompt_type" in df.columns else df
+    lines = [f"# {name}", "",
+             f"- {solve.height} answer rows, {solve.get_column('problem_id').n_unique()} problems"
+             + (f", {solve.get_column('model').n_unique()} model(s)" if "model" in solve.columns else ""),
+             f"- factors: {', '.join(factors) or '(none)'}; gate policy: {gate_policy}", ""]
+    if rows:
+        lines += ["## Consistency (gate-passed units)", "", fmt.markdown(headers, rows, align), ""]
+    if ungated_rows:
+        lines += ["## Consistency (all units, ungated)", "", fmt.markdown(headers, ungated_rows, align), ""]
+    if tables:
+        lines += ["## Largest factor effects (adjusted p < 0.05)", ""]
+        for m, t in tables.items():
+            ref = ", ".join(f"{f}={lv}" for f, lv in t.reference)
+            sig = t.frame.filter(pl.col("p_adj") < 0.05).with_columns(pl.col("delta").abs().alias("_a")).sort(
+                "_a", descending=True).head(5)
+            lines.append(f"- **{m}** (reference {ref}; {t.method}, n={t.n_obs}):")
+            if sig.height == 0:
+                lines.append("  no level differs from its reference after correction.")
+            for r in sig.iter_rows(named=True):
+                odds = "" if r["odds_ratio"] is None else f"OR {fmt.num(r['odds_ratio'], 2)}, "
+                delta = fmt.interval(r["delta"], r["delta_ci_low"], r["delta_ci_high"], 1, 100.0)
+                lines.append(f"  - {r['term']}={r['level']}: {delta} points ({odds}p_adj {fmt.pvalue(r['p_adj'])})")
+        lines.append("")
+    if gates is not None and gates.height:
+        cells = gates.filter(pl.all_horizontal([pl.col(f).is_not_null() for f in factors])) if factors else gates
+        over = gates.filter(pl.all_horizontal([pl.col(f).is_null() for f in factors])) if factors else gates
+        lines += ["## OCR gate", ""]
+        for r in over.iter_rows(named=True):
+            who = f"{r['model']} " if "model" in r else ""
+            lines.append(f"- {who}{r['modality']}: {fmt.pct(r['pass_rate'])}% of {r['n']} rows pass")
+        if cells.height and factors:
+            worst = cells.sort("pass_rate").row(0, named=True)
+            lines.append("- lowest cell: " + ", ".join(f"{f}={worst[f]}" for f in factors)
+                         + f" ({worst['modality']}): {fmt.pct(worst['pass_rate'])}%")
+        lines.append("")
+    if curves:
+        lines += ["## Vision tokens", ""]
+        for m, c in curves.items():
+            match = (f"matches text accuracy ({c.text_accuracy:.1%}) at ~{c.tokens_to_match_text:.0f} vision tokens "
+                     f"({c.token_ratio:.1f}x the median text tokens)" if math.isfinite(c.tokens_to_match_text)
+                     else f"does not reach text accuracy ({c.text_accuracy:.1%}) in the observed range")
+            lines.append(f"- {m}: slope {c.slope:.2f} log-odds per e-fold tokens; {match}")
+        lines.append("")
+    if notes:
+        lines += ["## Warnings", "", *[f"- {n}" for n in notes], ""]
+    lines += ["## Files", "", *[f"- `{p.name}`" for k, p in paths.items() if k != "summary_md"], ""]
+    return "\n".join(lines)

@@ -1,0 +1,10 @@
+"""Runner: prompts, requests, the response cache, the OCR gate, evaluation and the long results table."""
+
+from __future__ import annotations
+
+from .cache import ResponseCache
+from .evaluation import RunResult, evaluate, rescore
+from .gate import Normalization, cer, pass_rates
+from .prompts import PromptSet
+
+__all__ = ['Normalization', 'PromptSet', 'ResponseCache', 'RunResult', 'cer', 'evaluate', 'pass_rates', 'rescore']

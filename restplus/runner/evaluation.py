@@ -1,0 +1,383 @@
+"""The runner: variants × a model → the long per-sample table, cached, resumable and gated.
+
+``evaluate(source, model, out=...)`` builds, for each variant, a solve request (the variant's parts
+plus the solve prompt) and, for image and mixed variants, an OCR request (the image parts plus the
+OCR prompt). Requests are deduplicated by cache key, looked up in the SQLite cache, and the misses
+are sent through ``model.iter_generate`` one chunk of variants at a time; every response is committed
+to the cache as it arrives, so a crash or ``kill -9`` loses only what was in flight, and an
+identical re-run makes no model call at all. Answers are scored with the registered extractors,
+transcriptions with the OCR gate (:mod:`restplus.runner.gate`), and the table is written atomically to
+``out/results.parquet`` with ``out/manifest.json`` (see :mod:`restplus.runner.manifest`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BudgetExceeded, ModelError, SpecError
+from ..hashing import digest
+from ..records import Response
+from .cache import ResponseCache
+from .gate import Normalization, apply_gate, as_normalization, check_policy, check_threshold, pass_rates, reference_text
+from .manifest import (
+    CACHE,
+    MANIFEST,
+    PROBLEMS,
+    RESULTS,
+    ROWS,
+    atomic_write_json,
+    build_manifest,
+    check_identity,
+    font_checksums,
+    make_identity,
+    problems_digest,
+    read_manifest,
+)
+from .prompts import PromptSet, as_prompts, build_requests, decoding_for
+from .rows import RowSpec, raw_rows, rescore, score_rows, write_outputs, write_problems
+
+__all__ = ["evaluate", "rescore", "RunResult", "copy_run", "read_manifest"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What :func:`evaluate` returns.
+
+    table     the long table (polars DataFrame; columns in :mod:`restplus.schema` + factor columns)
+    manifest  the run manifest (also in ``out/manifest.json``); ``manifest["counts"]`` has the
+              per-stage counts: rows, requests, cache_hits, calls, errors, pending ...
+    status    "complete", or "partial" / "interrupted" / "budget_exceeded" / "failed"
+    """
+
+    out: Path
+    table: Any
+    manifest: dict[str, Any] = field(repr=False)
+    status: str = "complete"
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return dict(self.manifest["counts"])
+
+    def gated(self, policy: str | None = None) -> Any:
+        """The table under a gate policy (default: the run's) — see :func:`restplus.runner.gate.apply_gate`."""
+        return apply_gate(self.table, policy or self.manifest["gate"]["policy"])
+
+    def pass_rates(self) -> Any:
+        return pass_rates(self.table, self.manifest["factors"])
+
+
+# ------------------------------------------------------------------------------------ inputs
+@dataclass
+class _Source:
+    variants: Iterable[Any]
+    grid: Any
+    problems: dict[str, Any]  # problem_id -> Problem (empty when unknown)
+    total: int | None
+    info: dict[str, Any]
+    fonts: dict[str, str]
+
+
+def _resolve_source(source: Any, grid: Any, problems: Any, limit: int | None) -> _Source:
+    info: dict[str, Any] = {"kind": type(source).__name__}
+    fonts: dict[str, str] = {}
+    if isinstance(source, (str, Path)):
+        from ..variants.runfolder import load_run
+
+        info["path"] = str(source)
+        source = load_run(source)
+    # RunFolder (load_run) and VariantSet both carry their grid and problems.
+    grid = grid if grid is not None else getattr(source, "grid", None)
+    problems = problems if problems is not None else getattr(source, "problems", None)
+    man = getattr(source, "manifest", None)
+    if isinstance(man, Mapping):
+        fonts = {str(k): str(v.get("sha256") if isinstance(v, Mapping) else v)
+                 for k, v in (man.get("fonts") or {}).items()}
+        info["variants_manifest"] = {k: man[k] for k in ("spec_hash", "seed", "problems_digest") if k in man}
+    if callable(getattr(source, "variants", None)):
+        variants: Iterable[Any] = source.variants()
+    elif isinstance(source, Iterable):
+        variants = source
+    else:
+        raise SpecError(f"evaluate() takes a run folder path, a load_run() result, a VariantSet or an iterable "
+                        f"of Variants, got {type(source).__name__}.")
+    plist = list(problems) if problems is not None else []
+    pmap = {p.problem_id: p for p in plist}
+    if not pmap or grid is None:  # identity needs problem ids and cells: materialise the variants
+        variants = list(variants)
+    if limit is not None:
+        order = [p.problem_id for p in plist] or list(dict.fromkeys(v.problem_id for v in variants))  # type: ignore
+        keep = set(order[:limit])
+        pmap = {k: v for k, v in pmap.items() if k in keep}
+        variants = (v for v in variants if v.problem_id in keep) if not isinstance(variants, list) else \
+            [v for v in variants if v.problem_id in keep]
+    total = len(variants) if isinstance(variants, list) else None
+    if total is None and hasattr(source, "__len__") and limit is None:
+        total = len(source)
+    return _Source(variants, grid, pmap, total, info, fonts)
+
+
+def _factor_names(grid: Any, variants: Iterable[Any]) -> list[str]:
+    if grid is not None:
+        return [f.name for f in grid.visual_factors]
+    names: dict[str, None] = {}
+    for v in variants:
+        for k, _ in v.cell.assignment:
+            if k != "modality":
+                names[k] = None
+    return list(names)
+
+
+def _spec_hash(grid: Any, variants: Any) -> str:
+    if grid is not None:
+        return grid.spec_hash
+    return "cells-" + digest(sorted({v.cell.cell_id for v in variants}), 12)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _chunks(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    buf: list[Any] = []
+    for x in it:
+        buf.append(x)
+        if len(buf) >= n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+# ------------------------------------------------------------------------------------ the run
+class _Run:
+    """State of one evaluate() call: responses by key, counters, the progress bar."""
+
+    def __init__(self, model: Any, external: Any, cache: ResponseCache, prompts: PromptSet, decoding: Any,
+                 factors: list[str], problems: dict[str, Any], max_requests: int | None, bar: Any) -> None:
+        self.model, self.external, self.cache, self.prompts, self.decoding = model, external, cache, prompts, decoding
+        self.fp = model.fingerprint()
+        self.ext_fp = external.fingerprint() if external is not None else None
+        self.factors, self.problems, self.max_requests, self.bar = factors, problems, max_requests, bar
+        self.responses: dict[str, tuple[Response, bool]] = {}
+        self.specs: list[RowSpec] = []
+        self.provenances: list[dict[str, Any]] = []
+        self.seen: set[str] = set()
+        self.golds: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        # Counts per stage (manifest["counts"]): requests counts every row's request, duplicates the
+        # ones whose key was already known (sent once), skipped the ones max_requests left unsent.
+        self.n = dict(variants=0, duplicate_variants=0, requests=0, duplicates=0, cache_hits=0, calls=0, errors=0,
+                      skipped=0, tokens_in=0, tokens_out=0, ext_requests=0, ext_calls=0, ext_errors=0)
+        self.decodings: dict[str, dict[str, Any]] = {}
+
+    def _postfix(self) -> None:
+        self.bar.set_postfix(hits=self.n["cache_hits"], calls=self.n["calls"] + self.n["ext_calls"],
+                             fail=self.n["errors"] + self.n["ext_errors"],
+                             tok=self.n["tokens_in"] + self.n["tokens_out"], refresh=False)
+
+    def chunk(self, variants: list[Any]) -> None:
+        wanted: dict[str, tuple[str, Any]] = {}  # key -> (adapter role, request), first occurrence
+        waiting: dict[str, list[str]] = {}  # key -> variant ids waiting for it
+        left: dict[str, int] = {}
+        for v in variants:
+            if v.variant_id in self.seen:  # the same variant twice in the input: one set of rows
+                self.n["duplicate_variants"] += 1
+                continue
+            self.seen.add(v.variant_id)
+            self.n["variants"] += 1
+            dec = decoding_for(v.task, self.decoding)
+            self.decodings.setdefault(v.task, dec.to_dict())
+            reqs = build_requests(v, self.prompts, dec)
+            keys = {pt: r.key(self.fp) for pt, r in reqs.items()}
+            todo = [(keys[pt], "main", r) for pt, r in reqs.items()]
+            ext_key = None
+            if self.external is not None and "ocr" in reqs:
+                ext_key = reqs["ocr"].key(self.ext_fp)
+                todo.append((ext_key, "ext", reqs["ocr"]))
+            self._add_specs(v, keys, ext_key)
+            for k, role, r in todo:
+                self.n["ext_requests" if role == "ext" else "requests"] += 1
+                if k in self.responses or k in wanted:
+                    self.n["duplicates"] += 1
+                    if k in wanted:
+                        waiting[k].append(v.variant_id)
+                        left[v.variant_id] = left.get(v.variant_id, 0) + 1
+                    continue
+                wanted[k] = (role, r)
+                waiting[k] = [v.variant_id]
+                left[v.variant_id] = left.get(v.variant_id, 0) + 1
+            self.provenances.extend(dict(img.provenance) for img in v.images)
+        done_now = len(variants) - len(left)  # variants whose every answer is already known
+        for k, resp in self.cache.get_many(list(wanted)).items():
+            self.responses[k] = (resp, True)
+            self.n["cache_hits"] += 1
+            done_now += self._resolve(k, waiting, left)
+        self.bar.update(done_now)
+        for role, adapter in (("main", self.model), ("ext", self.external)):
+            keys = [k for k, (r, _) in wanted.items() if r == role and k not in self.responses]
+            if not keys:
+                continue
+            if self.max_requests is not None:
+                room = max(self.max_requests - self.n["calls"] - self.n["ext_calls"], 0)
+                self.n["skipped"] += max(len(keys) - room, 0)
+                keys = keys[:room]
+            if keys:
+                self._send(role, adapter, keys, [wanted[k][1] for k in keys], waiting, left)
+        self._postfix()
+
+    def _resolve(self, key: str, waiting: dict[str, list[str]], left: dict[str, int]) -> int:
+        finished = 0
+        for vid in waiting.get(key, ()):
+            left[vid] -= 1
+            finished += left[vid] == 0
+        return finished
+
+    def _send(self, role: str, adapter: Any, keys: list[str], requests: list[Any], waiting: dict[str, list[str]],
+              left: dict[str, int]) -> None:
+        ext = "ext_" if role == "ext" else ""
+        for i, resp in adapter.iter_generate(requests):
+            k = keys[i]
+            self.cache.put(k, resp)  # committed now; error responses are not cached (retried next run)
+            self.responses[k] = (resp, False)
+            self.n[f"{ext}calls"] += 1
+            if resp.error is not None:
+                self.n[f"{ext}errors"] += 1
+            self.n["tokens_in"] += resp.tokens_in or 0
+            self.n["tokens_out"] += resp.tokens_out or 0
+            self.bar.update(self._resolve(k, waiting, left))
+            self._postfix()
+
+    def _add_specs(self, v: Any, keys: dict[str, str], ext_key: str | None) -> None:
+        from ..problems.extract import canonical_answer
+
+        prob = self.problems.get(v.problem_id)
+        if prob is None and self.problems:
+            raise SpecError(f"variant {v.variant_id} belongs to problem {v.problem_id!r}, which is not among the "
+                            f"{len(self.problems)} problems given; pass the problems the variants were made from.")
+        choices = prob.choices if prob is not None else ()
+        gkey = (v.answer_type, v.answer, choices)
+        if gkey not in self.golds:  # one problem has many variants: canonicalise its gold once
+            self.golds[gkey] = canonical_answer(v.answer_type, v.answer, choices)
+        gold = self.golds[gkey]
+        labels = v.cell.labels()
+        factors = tuple((f, labels.get(f)) for f in self.factors)
+        img = v.images[0] if v.images else None
+        cov = dict(img.covariates) if img is not None else {}
+        covariates = (("contrast_ratio", cov.get("contrast_ratio")), ("x_height_px", cov.get("x_height_px")),
+                      ("image_width_px", img.width if img else None), ("image_height_px", img.height if img else None))
+        ref = reference_text([im.rendered_text for im in v.images]) if v.images else None
+        for pt, k in keys.items():
+            self.specs.append(RowSpec(v.problem_id, v.task, v.cell.cell_id, v.variant_id, pt, v.modality, factors, gold,
+                                      v.answer_type, k, keys.get("ocr"), ext_key, ref, covariates))
+
+
+def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, problems: Any = None,
+             prompts: PromptSet | Mapping[str, Any] | None = None, gate_threshold: float = 0.0,
+             normalization: Normalization | Mapping[str, Any] | None = None, gate_policy: str = "exclude",
+             decoding: Any = None, cache: ResponseCache | str | Path | None = None, progress: bool = True,
+             max_requests: int | None = None, external_gate: Any = None, model_name: str | None = None,
+             resume: bool = True, limit: int | None = None, chunk_size: int = 16) -> RunResult:
+    """Evaluate ``model`` on every variant of ``source`` and write the long table to ``out``.
+
+    source         run folder path, ``load_run()`` result, ``VariantSet``, or an iterable of Variants
+                   (then pass ``grid`` for factor names/spec hash, ``problems`` for choice letters)
+    model          a ModelAdapter (``restplus.models.load(...)``)
+    prompts        PromptSet or dict of overrides (see :mod:`restplus.runner.prompts`); decoding: see
+                   :func:`restplus.runner.prompts.decoding_for`
+    gate_threshold, normalization, gate_policy  the OCR gate (:mod:`restplus.runner.gate`); recorded
+    cache          ResponseCache or path; default ``out/cache.sqlite``
+    max_requests   cap on model calls in this run (the rest stay pending; re-run to continue)
+    external_gate  another adapter (e.g. the reader) whose OCR is recorded as ext_ocr_cer/ext_gate_passed
+    resume         False: start the folder over (its results are replaced; the content-addressed cache
+                   is kept, so unchanged requests are still free)
+    limit          only the first ``limit`` problems
+    chunk_size     variants per model batch: a crash loses at most one chunk of in-flight calls
+
+    Returns a :class:`RunResult`. KeyboardInterrupt and BudgetExceeded write the partial table and
+    manifest (everything answered is kept) and are re-raised.
+    """
+    from tqdm.auto import tqdm
+
+    threshold, policy = check_threshold(gate_threshold), check_policy(gate_policy)
+    norm, pset = as_normalization(normalization), as_prompts(prompts)
+    if max_requests is not None and (not isinstance(max_requests, int) or max_requests < 0):
+        raise SpecError(f"max_requests={max_requests!r} must be a non-negative int or None.")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise SpecError(f"chunk_size={chunk_size!r} must be a positive int.")
+    if not callable(getattr(model, "iter_generate", None)) or not callable(getattr(model, "fingerprint", None)):
+        raise ModelError(f"model must be a restplus ModelAdapter (restplus.models.load(...)), got {model!r}.")
+    out = Path(out)
+    src = _resolve_source(source, grid, problems, limit)
+    factors = _factor_names(src.grid, src.variants if isinstance(src.variants, list) else ())
+    pids = list(src.problems) or [v.problem_id for v in src.variants]  # type: ignore[union-attr]
+    fp = model.fingerprint()
+    identity = make_identity(_spec_hash(src.grid, src.variants), problems_digest(pids), fp)
+    old = check_identity(out, identity) if resume else None
+    if not resume:
+        for name in (RESULTS, ROWS, MANIFEST, PROBLEMS):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    # Deterministic: the same experiment (identity + prompts) gets the same id in any folder.
+    run_id = (old or {}).get("run_id") or "run-" + digest({"i": identity, "p": pset.content_hash}, 10)
+    name = model_name or str(getattr(model, "name", type(model).__name__))
+    own_cache = not isinstance(cache, ResponseCache)
+    rc = cache if isinstance(cache, ResponseCache) else ResponseCache(out / CACHE if cache is None else cache)
+    started = _now()
+    gate = {"threshold": threshold, "normalization": norm.to_dict(), "policy": policy, "image_join": "\\n"}
+    spec = None
+    if src.grid is not None:
+
+        spec = src.grid.to_dict()
+    bar = tqdm(total=src.total, unit="variant", disable=not progress, dynamic_ncols=True, desc=f"restplus {name}")
+    run = _Run(model, external_gate, rc, pset, decoding, factors, src.problems, max_requests, bar)
+
+    def finish(status: str) -> RunResult:
+        rows = score_rows(raw_rows(run.specs, run.responses, run_id=run_id, model=name), src.problems,
+                          threshold=threshold, normalization=norm)
+        table = write_outputs(out, rows, factors, external_gate is not None)
+        if src.problems:
+            write_problems(out, src.problems)
+        unique = {s.key for s in run.specs} | {s.ext_ocr_key for s in run.specs if s.ext_ocr_key}
+        counts = {**run.n, "unique_requests": len(unique), "rows": table.height,
+                  "pending": len(run.specs) - table.height,
+                  "cache_file_entries": len(rc), **{f"cache_{k}": v for k, v in rc.stats().items()}}
+        man = build_manifest(
+            run_id=run_id, status=status, identity=identity, model_name=name, model_fp=fp, spec=spec,
+            prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=run.decodings, gate=gate,
+            counts=counts, fonts={**src.fonts, **font_checksums(run.provenances)}, factors=factors, source=src.info,
+            external_gate=None if external_gate is None else {"name": str(getattr(external_gate, "name", "")),
+                                                              "fingerprint": run.ext_fp},
+            started=started, finished=_now())
+        atomic_write_json(out / MANIFEST, man)
+        return RunResult(out, table, man, status)
+
+    atomic_write_json(out / MANIFEST, {**(old or {}), "run_id": run_id, "status": "running", "identity": identity,
+                                       "started": started})
+    try:
+        for chunk in _chunks(src.variants, chunk_size):
+            run.chunk(chunk)
+        status = "partial" if run.n["skipped"] else "complete"
+        return finish(status)
+    except BaseException as exc:
+        status = ("interrupted" if isinstance(exc, KeyboardInterrupt) else
+                  "budget_exceeded" if isinstance(exc, BudgetExceeded) else "failed")
+        try:
+            finish(status)
+        except Exception as fin:  # never hide the original error behind a failure to save
+            exc.add_note(f"restplus: writing the partial results also failed: {fin!r}")
+        raise
+    finally:
+        bar.close()
+        if own_cache:
+            rc.close()
+
+
+def copy_run(src: str | Path, dst: str | Path) -> Path:
+    """Copy a run folder (cache included), e.g. to rescore with other settings without touching it."""
+    shutil.copytree(src, dst)
+    return Path(dst)
+

@@ -1,0 +1,201 @@
+"""The long per-sample table: row specs, scoring, and re-scoring of stored responses.
+
+Scoring is a pure function of stored data (responses, gold answers, OCR references), so
+:func:`rescore` can re-apply the extractors and a new gate threshold or normalisation to a finished
+run without calling any model. A run folder holds, next to ``results.parquet``, ``rows.parquet``
+(per row: request keys, answer type, OCR reference and OCR call state) and ``problems.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import CacheMismatchError
+from ..records import Response
+from ..schema import CALL_COLUMNS, COVARIATE_COLUMNS, GATE_COLUMNS, ID_COLUMNS, OUTCOME_COLUMNS
+from .gate import Normalization, as_normalization, cer, check_threshold, passes
+from .manifest import PROBLEMS, RESULTS, ROWS, atomic_write_json, read_manifest, write_parquet_atomic
+
+EXT_COLUMNS = ("ext_ocr_text", "ext_ocr_cer", "ext_gate_passed")
+# Per-row sidecar (rows.parquet): what rescoring needs beyond the table itself.
+SIDE_COLUMNS = ("variant_id", "prompt_type", "request_key", "ocr_key", "ext_ocr_key", "answer_type", "reference",
+                "ocr_state", "ext_ocr_state")
+
+
+def dtypes() -> dict[str, Any]:
+    import polars as pl
+
+    s, f, i, b = pl.String, pl.Float64, pl.Int64, pl.Boolean
+    return {**{c: s for c in ID_COLUMNS}, "answer": s, "parse_status": s, "gold": s, "correct": b,
+            "ocr_text": s, "ocr_cer": f, "gate_passed": b, "contrast_ratio": f, "x_height_px": f,
+            "image_width_px": i, "image_height_px": i, "vision_tokens": i, "text_tokens": i, "response": s,
+            "tokens_in": i, "tokens_out": i, "latency_s": f, "from_cache": b, "error": s,
+            "ext_ocr_text": s, "ext_ocr_cer": f, "ext_gate_passed": b,
+            **{c: s for c in SIDE_COLUMNS}}
+
+
+def table_columns(factors: Sequence[str], external: bool) -> list[str]:
+    """Column order of results.parquet: ids, factors, outcome, gate, covariates, call, ext."""
+    return [*ID_COLUMNS, *factors, *OUTCOME_COLUMNS, *GATE_COLUMNS, *COVARIATE_COLUMNS, *CALL_COLUMNS,
+            *(EXT_COLUMNS if external else ())]
+
+
+@dataclass(frozen=True, slots=True)
+class RowSpec:
+    """One future table row, known before any model call (no pixels: cheap to keep for a whole run)."""
+
+    problem_id: str
+    task: str
+    cell_id: str
+    variant_id: str
+    prompt_type: str  # "solve" | "ocr"
+    modality: str
+    factors: tuple[tuple[str, str | None], ...]
+    gold: str
+    answer_type: str
+    key: str
+    ocr_key: str | None  # the variant's OCR request (None for text variants)
+    ext_ocr_key: str | None
+    reference: str | None  # OCR reference (newline-joined rendered texts); None for text variants
+    covariates: tuple[tuple[str, Any], ...]
+
+
+def _state(resp: Response | None) -> str | None:
+    return None if resp is None else ("ok" if resp.ok else "error")
+
+
+def raw_rows(specs: Iterable[RowSpec], responses: Mapping[str, tuple[Response, bool]], *, run_id: str,
+             model: str) -> list[dict[str, Any]]:
+    """Unscored rows for the specs whose own request has a response (pending rows are left out)."""
+    rows = []
+    for s in specs:
+        got = responses.get(s.key)
+        if got is None:
+            continue
+        resp, from_cache = got
+        ocr = responses.get(s.ocr_key)[0] if s.ocr_key and s.ocr_key in responses else None
+        ext = responses.get(s.ext_ocr_key)[0] if s.ext_ocr_key and s.ext_ocr_key in responses else None
+        vt = resp.vision_tokens
+        text_tokens = None if resp.tokens_in is None else resp.tokens_in - (vt or 0)
+        if resp.tokens_in is not None and vt is None and s.modality != "text":
+            text_tokens = None  # image tokens unknown, so the text share is unknown too
+        rows.append({
+            "run_id": run_id, "model": model, "problem_id": s.problem_id, "task": s.task, "cell_id": s.cell_id,
+            "variant_id": s.variant_id, "prompt_type": s.prompt_type, "modality": s.modality, **dict(s.factors),
+            "gold": s.gold, **dict(s.covariates), "vision_tokens": vt, "text_tokens": text_tokens,
+            "response": resp.text if resp.ok else None, "tokens_in": resp.tokens_in, "tokens_out": resp.tokens_out,
+            "latency_s": float(resp.latency_s), "from_cache": bool(from_cache), "error": resp.error,
+            "ocr_text": ocr.text if ocr is not None and ocr.ok else None,
+            "ext_ocr_text": ext.text if ext is not None and ext.ok else None,
+            "request_key": s.key, "ocr_key": s.ocr_key, "ext_ocr_key": s.ext_ocr_key, "answer_type": s.answer_type,
+            "reference": s.reference, "ocr_state": _state(ocr), "ext_ocr_state": _state(ext)})
+    return rows
+
+
+def _gate(text: str | None, state: str | None, reference: str | None, norm: Normalization,
+          threshold: float) -> tuple[float | None, bool | None]:
+    """CER and gate decision. An OCR call that failed (state "error") does not pass: the model never
+    showed it can read the image. A pending OCR call (state None) leaves both null."""
+    if reference is None or state is None:
+        return None, None
+    if state == "error" or text is None:
+        return None, False
+    c = cer(text, reference, norm)
+    return c, passes(c, threshold)
+
+
+def score_rows(rows: list[dict[str, Any]], problems: Mapping[str, Any], *, threshold: float,
+               normalization: Normalization) -> list[dict[str, Any]]:
+    """Fill answer, parse_status, correct, ocr_cer, gate_passed (and ext_*) in place."""
+    from ..problems.extract import extract
+
+    for r in rows:
+        r["ocr_cer"], r["gate_passed"] = _gate(r["ocr_text"], r["ocr_state"], r["reference"], normalization, threshold)
+        r["ext_ocr_cer"], r["ext_gate_passed"] = _gate(r.get("ext_ocr_text"), r.get("ext_ocr_state"), r["reference"],
+                                                       normalization, threshold)
+        if r["prompt_type"] == "ocr":  # transcription rows carry no answer
+            r["answer"], r["parse_status"], r["correct"] = None, "ok" if r["error"] is None else "error", None
+        elif r["error"] is not None or r["response"] is None:
+            r["answer"], r["parse_status"], r["correct"] = None, "error", False
+        else:
+            ex = extract(r["answer_type"], r["response"], problems.get(r["problem_id"]))
+            r["answer"], r["parse_status"] = ex.answer, ex.status
+            r["correct"] = bool(ex.ok and ex.answer == r["gold"])  # unparsed counts as wrong
+    return rows
+
+
+def to_frames(rows: list[dict[str, Any]], factors: Sequence[str], external: bool) -> tuple[Any, Any]:
+    """(results table, rows sidecar) as polars DataFrames with fixed column order and dtypes."""
+    import polars as pl
+
+    types = dtypes()
+    cols = table_columns(factors, external)
+    schema = {c: types.get(c, pl.String) for c in dict.fromkeys([*cols, *SIDE_COLUMNS])}  # factors: String
+    df = pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema, orient="row")
+    df = df.sort(["problem_id", "cell_id", "prompt_type"])
+    return df.select(cols), df.select(SIDE_COLUMNS)
+
+
+def write_outputs(out: Path, rows: list[dict[str, Any]], factors: Sequence[str], external: bool) -> Any:
+    table, side = to_frames(rows, factors, external)
+    write_parquet_atomic(side, out / ROWS)
+    write_parquet_atomic(table, out / RESULTS)  # last: its presence means a consistent pair
+    return table
+
+
+def write_problems(out: Path, problems: Mapping[str, Any]) -> None:
+    from .manifest import atomic_write_bytes
+
+    lines = [json.dumps(p.to_dict(), sort_keys=True, ensure_ascii=False) for _, p in sorted(problems.items())]
+    atomic_write_bytes(out / PROBLEMS, ("\n".join(lines) + "\n").encode() if lines else b"")
+
+
+def read_problems(out: Path) -> dict[str, Any]:
+    from ..problems.base import Problem
+
+    p = out / PROBLEMS
+    if not p.exists():
+        return {}
+    probs = [Problem.from_dict(json.loads(ln)) for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return {pr.problem_id: pr for pr in probs}
+
+
+def rescore(run_dir: str | Path, threshold: float | None = None,
+            normalization: "Normalization | dict[str, Any] | None" = None) -> Any:
+    """Re-apply the extractors and the gate to a finished run's stored responses; no model is called.
+
+    ``threshold`` / ``normalization`` default to the run's recorded settings. Rewrites
+    ``results.parquet`` atomically, records the new gate settings in ``manifest.json`` and returns
+    the table (polars DataFrame, same columns as before).
+    """
+    import polars as pl
+
+    out = Path(run_dir)
+    manifest = read_manifest(out)
+    if manifest is None or not (out / RESULTS).exists() or not (out / ROWS).exists():
+        raise CacheMismatchError(f"{str(out)!r} is not a finished restplus run folder (needs manifest.json, "
+                                 f"{RESULTS} and {ROWS}); run `restplus run ... --out {out}` first.")
+    gate = dict(manifest.get("gate") or {})
+    thr = check_threshold(gate.get("threshold", 0.0) if threshold is None else threshold)
+    norm = as_normalization(gate.get("normalization") if normalization is None else normalization)
+    table = pl.read_parquet(out / RESULTS)
+    side = pl.read_parquet(out / ROWS)
+    if table.height != side.height:
+        raise CacheMismatchError(f"{str(out)!r}: {RESULTS} has {table.height} rows but {ROWS} has {side.height}; "
+                                 "the folder was edited or is from an interrupted write. Re-run `restplus run`.")
+    external = "ext_ocr_cer" in table.columns
+    factors = list(manifest.get("factors") or [])
+    joined = table.drop([c for c in ("ocr_cer", "gate_passed", "ext_ocr_cer", "ext_gate_passed")
+                         if c in table.columns]).join(side, on=["variant_id", "prompt_type"], how="left")
+    rows = score_rows(joined.to_dicts(), read_problems(out), threshold=thr, normalization=norm)
+    new = write_outputs(out, rows, factors, external)
+    gate.update({"threshold": thr, "normalization": norm.to_dict()})
+    manifest["gate"] = gate
+    manifest.setdefault("rescored", 0)
+    manifest["rescored"] += 1
+    atomic_write_json(out / "manifest.json", manifest)
+    return new

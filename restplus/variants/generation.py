@@ -1,0 +1,423 @@
+"""Generate a run folder: every problem x cell rendered to PNGs plus one variant table.
+
+``generate(problems, grid, seed=0, out="runs/x", workers=2)`` streams variants in problem-major
+order (``problem i``, then cells in ``grid.cells()`` order) through fixed-size *chunks*. A chunk is
+rendered by one process, which writes its PNGs and one ``parts/chunk-NNNNNN.parquet`` file (written
+atomically); only counts travel between processes. The calling process streams the parts, in
+chunk order, into ``variants.parquet`` as soon as they exist, so little is left to merge at the end.
+The folder layout and the table columns are documented in :mod:`restplus.variants.runfolder`.
+
+Properties:
+- memory is bounded by (chunk size x processes), never by the number of variants;
+- ``workers=n`` renders in the calling process plus ``n - 1`` spawned processes. They are started
+  first, so their start-up overlaps the identity checks and folder preparation; they receive only
+  plain data (the grid spec dict, the seed, the folder), read the problems from ``problems.jsonl``
+  and build grid, problems and fonts once per process. Every process claims the next chunk from
+  one shared counter, so none waits for another and all finish within one chunk of each other;
+- resumable: finished chunks whose images still hash to their recorded sha256 are skipped, so a
+  crashed or repeated run renders only what is missing; an existing image whose sha256 differs
+  from the new render is refused (CacheMismatchError with both hashes);
+- a folder made with another spec_hash, problem set, seed, chunk size or render library version
+  is refused with both values shown;
+- outputs are byte-identical for any number of workers (chunking does not depend on it).
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from .. import __version__
+from ..errors import CacheMismatchError, ProblemError, RestplusError, SpecError
+from ..grammar.grid import Grid, variant_seed
+from ..grammar.spec import save_grid
+from ..problems.base import Problem
+from .runfolder import (
+    GRID_FILE,
+    MANIFEST,
+    PARTS_DIR,
+    PROBLEMS_FILE,
+    TABLE_FILE,
+    RunFolder,
+    atomic_write,
+    check_image,
+    factor_columns,
+    problem_line,
+    problems_digest,
+    read_problems,
+    rows_to_table,
+    table_schema,
+    variant_row,
+)
+
+
+class GenerateError(RestplusError, RuntimeError):
+    """Worker processes could not run (e.g. a script without an ``if __name__ == "__main__"`` guard)."""
+
+
+CHUNK_SIZE = 32  # variants per task: large enough to amortise IPC, small enough for a smooth bar
+MERGE_ROWS = 1024  # rows buffered per write while merging parts into variants.parquet
+
+
+def render_env(grid: Grid) -> dict[str, Any]:
+    """Library versions that decide pixels (the renderer's own list); part of a run's identity."""
+    from ..render.provenance import library_versions
+
+    return library_versions(grid.render.backend)
+
+
+def grid_fonts(grid: Grid) -> dict[str, str]:
+    """Verified sha256 of every font file the grid can use, sorted by family (fails early if one is off)."""
+    from ..render import grid_fonts as _grid_fonts
+
+    return dict(sorted(_grid_fonts(grid).items()))
+
+
+class _Job:
+    """Everything a process needs to render chunks; rebuilt from plain data in each worker."""
+
+    def __init__(self, problems: list[Problem], grid: Grid, seed: int, out: str | Path, chunk_size: int):
+        self.problems, self.grid = problems, grid
+        self.cells = self.grid.cells()
+        self.seed, self.out, self.chunk_size = int(seed), Path(out), int(chunk_size)
+        self.schema = table_schema(self.grid)
+        self.total = len(self.problems) * len(self.cells)
+
+    def pairs(self, k: int) -> list[tuple[int, int]]:
+        n = len(self.cells)
+        return [divmod(i, n) for i in range(k * self.chunk_size, min((k + 1) * self.chunk_size, self.total))]
+
+    def part_path(self, k: int) -> Path:
+        return self.out / PARTS_DIR / f"chunk-{k:06d}.parquet"
+
+    def render_chunk(self, k: int) -> int:
+        from . import realization
+
+        rows = []
+        for pi, ci in self.pairs(k):
+            v = realization.realize(self.problems[pi], self.grid, self.cells[ci],
+                               variant_seed(self.seed, self.problems[pi].problem_id, self.cells[ci]))
+            row = variant_row(v, self.grid)
+            for im, rel in zip(v.images, row["image_paths"], strict=True):
+                path = self.out / rel
+                if path.exists():  # left by an interrupted run: must be the very same bytes
+                    check_image(path, im.sha256, f"variant {v.variant_id}, re-rendered now")
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, im.png)
+            rows.append(row)
+        part = self.part_path(k)
+        tmp = part.with_name(f".{part.name}.{os.getpid()}.tmp")
+        pq.write_table(rows_to_table(rows, self.schema), tmp)
+        os.replace(tmp, part)
+        return len(rows)
+
+    def chunk_done(self, k: int) -> bool:
+        """True when the chunk's part exists and all its images exist with their recorded sha256."""
+        part = self.part_path(k)
+        if not part.exists():
+            return False
+        rows = pq.ParquetFile(part).read(columns=["problem_id", "cell_id", "image_paths", "image_sha256"],
+                                         use_threads=False).to_pylist()
+        want = [(self.problems[pi].problem_id, self.cells[ci].cell_id) for pi, ci in self.pairs(k)]
+        if [(r["problem_id"], r["cell_id"]) for r in rows] != want:
+            raise CacheMismatchError(f"{part} holds variants other than the ones chunk {k} should hold; the run "
+                                     "folder was edited by hand. Delete it (or the parts/ folder) and re-run.")
+        return _images_ok(self.out, rows)
+
+
+def _images_ok(out: Path, rows: list[dict[str, Any]]) -> bool:
+    for r in rows:
+        for rel, sha in zip(r["image_paths"], r["image_sha256"], strict=True):
+            if not (out / rel).exists():
+                return False  # deleted by hand: re-render the chunk (the same bytes come back)
+            check_image(out / rel, sha, "recorded in the variant table")
+    return True
+
+
+_WORKER: dict[str, Any] = {}  # state of one spawned worker process, set by the pool initializer
+_NO_MORE = 1 << 62  # claim-counter value that stops every process at its next claim
+
+
+def _claim(counter: Any, n: int) -> int | None:
+    """Next unclaimed position in the to-do list (shared by all processes), or None when none is left."""
+    with counter.get_lock():
+        i = counter.value
+        if i >= n:
+            return None
+        counter.value = i + 1
+        return i
+
+
+def _init_worker(spec: dict[str, Any], seed: int, out: str, chunk_size: int, claim: Any, done: Any) -> None:
+    # Runs while the parent still prepares the folder: build the grid and import the renderer now.
+    # The problems come later, from problems.jsonl (written and digest-checked by then), so the
+    # parent never holds a pickled copy of them per worker.
+    from . import realization  # noqa: F401
+
+    _WORKER.update(grid=Grid.from_dict(spec), seed=seed, out=out, chunk_size=chunk_size, claim=claim, done=done)
+
+
+def _worker_ready() -> None:
+    """No-op task: submitting it makes the executor spawn its process at once."""
+
+
+def _worker_run(todo: list[int]) -> int:
+    """Render chunks claimed from the shared counter until none is left; return the variant count."""
+    w = _WORKER
+    if "job" not in w:
+        w["job"] = _Job(read_problems(Path(w["out"]) / PROBLEMS_FILE), w["grid"], w["seed"], w["out"],
+                        w["chunk_size"])
+    n = 0
+    while (i := _claim(w["claim"], len(todo))) is not None:
+        rows = w["job"].render_chunk(todo[i])
+        with w["done"].get_lock():
+            w["done"].value += rows  # read by the parent for the progress bar
+        n += rows
+    return n
+
+
+class _Pool:
+    """``workers - 1`` spawned processes, started before the parent prepares the folder.
+
+    Every process, the calling one included, claims the next chunk from one shared counter, so
+    the process that is ready first renders next: the calling process renders while the workers
+    boot, and at the end all finish within one chunk of each other. Which process renders a
+    chunk never changes its bytes.
+    """
+
+    def __init__(self, grid: Grid, seed: int, out: Path, chunk_size: int, workers: int):
+        ctx = multiprocessing.get_context("spawn")  # fork is unsafe with polars/pyarrow thread pools
+        self.claim, self.done = ctx.Value("q", 0), ctx.Value("q", 0)
+        self.n = workers - 1
+        self.executor = ProcessPoolExecutor(max_workers=self.n, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(_spec(grid), int(seed), str(out), int(chunk_size),
+                                                      self.claim, self.done))
+        for _ in range(self.n):
+            self.executor.submit(_worker_ready)
+        self.closer: threading.Thread | None = None
+
+    def run(self, job: _Job, todo: list[int], bar: Any, merger: _Merger) -> None:
+        futs = [self.executor.submit(_worker_run, todo) for _ in range(self.n)]
+        # Ask for shutdown now (in a thread, as it blocks): each worker then exits as soon as its task
+        # returns, overlapping this process's last chunk and merge; close() joins them.
+        self.closer = threading.Thread(target=self.executor.shutdown, name="restplus-pool-shutdown")
+        self.closer.start()
+        shown = 0  # worker-rendered variants already on the bar
+
+        def tick(own: int) -> None:
+            nonlocal shown
+            now = self.done.value
+            bar.update(own + now - shown)
+            shown = now
+
+        while (i := _claim(self.claim, len(todo))) is not None:
+            own = job.render_chunk(todo[i])
+            merger.advance()
+            tick(own)
+            for f in futs:
+                if f.done():
+                    f.result()  # a worker's error (or a dead worker) stops the run now, not at the end
+        while wait(futs, timeout=0.2).not_done:
+            tick(0)
+        for f in futs:
+            f.result()
+        tick(0)
+
+    def close(self) -> None:
+        """Stop claims (workers finish their current chunk) and wait until every worker has exited."""
+        with self.claim.get_lock():
+            self.claim.value = _NO_MORE
+        if self.closer is None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            self.closer.join()
+
+
+def _identity(grid: Grid, problems: list[Problem], seed: int, chunk_size: int) -> dict[str, Any]:
+    return {"spec_hash": grid.spec_hash, "problems_digest": problems_digest(problems), "seed": int(seed),
+            "chunk_size": int(chunk_size), "render_env": render_env(grid), "fonts": grid_fonts(grid)}
+
+
+def _prepare(out: Path, ident: dict[str, Any], grid: Grid, problems: list[Problem]) -> dict[str, Any]:
+    """Create the folder or check that an existing one was made from the same inputs."""
+    mpath = out / MANIFEST
+    if mpath.exists():
+        old = json.loads(mpath.read_text(encoding="utf-8"))
+        diffs = [f"{k}: folder has {old.get(k)!r}, this call has {v!r}" for k, v in ident.items() if old.get(k) != v]
+        if diffs:
+            raise CacheMismatchError(f"run folder {out} was generated from different inputs — " + "; ".join(diffs)
+                                     + ". Use a new --out folder, or delete this one to regenerate.")
+        return old
+    if out.exists() and any(out.iterdir()):
+        raise CacheMismatchError(f"{out} exists, is not empty and has no {MANIFEST}; refusing to write a run "
+                                 "folder into it. Choose an empty or new folder.")
+    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    save_grid(grid, str(out / GRID_FILE))
+    tmp = out / f".{PROBLEMS_FILE}.tmp"
+    with open(tmp, "wb") as fh:  # streamed: no whole-file string in memory
+        for p in problems:
+            fh.write(problem_line(p))
+    os.replace(tmp, out / PROBLEMS_FILE)
+    from ..envinfo import git_commit  # here, not at the top: spawned workers never need it
+
+    manifest = {"format": 1, "status": "incomplete", **ident, "restplus_version": __version__,
+                "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": git_commit()}
+    atomic_write(mpath, json.dumps(manifest, indent=2).encode("utf-8"))
+    return manifest
+
+
+class _Merger:
+    """Streams finished parts, in chunk order, into variants.parquet while later chunks still render.
+
+    Memory is bounded (at most MERGE_ROWS buffered rows); the writes are the same for any number
+    of workers, so the file's bytes are too.
+    """
+
+    def __init__(self, job: _Job, n_chunks: int):
+        self.job, self.n_chunks, self.next = job, n_chunks, 0
+        self.tmp = job.out / f".{TABLE_FILE}.tmp"
+        self.writer = pq.ParquetWriter(self.tmp, job.schema)
+        self.buf: list[Any] = []
+        self.counts: dict[str, Any] = {"variants": 0, "images": 0, "by_modality": {}}
+
+    def advance(self) -> None:
+        """Merge every part that is ready: the parts of the finished chunks right after the last merged one."""
+        import pyarrow as pa
+
+        while self.next < self.n_chunks and self.job.part_path(self.next).exists():
+            # ParquetFile.read without threads: read_table's dataset machinery and per-thread
+            # allocator arenas made peak RSS grow with the number of parts (bench/render.py).
+            t = pq.ParquetFile(self.job.part_path(self.next)).read(use_threads=False)
+            by_mod = self.counts["by_modality"]
+            for mod, n_img in zip(t["modality"].to_pylist(), t["n_images"].to_pylist(), strict=True):
+                self.counts["variants"] += 1
+                self.counts["images"] += n_img
+                by_mod[mod] = by_mod.get(mod, 0) + 1
+            self.buf.append(t)
+            if sum(b.num_rows for b in self.buf) >= MERGE_ROWS or self.next == self.n_chunks - 1:
+                self.writer.write_table(pa.concat_tables(self.buf), row_group_size=MERGE_ROWS * 2)
+                self.buf = []
+            self.next += 1
+
+    def finish(self) -> dict[str, Any]:
+        """Merge the rest, move variants.parquet into place and return the counts."""
+        self.advance()
+        if self.next < self.n_chunks:
+            raise GenerateError(f"{self.job.part_path(self.next)} vanished while generating {self.job.out} (was the "
+                                "folder edited meanwhile?). Re-run generate to render the missing chunks.")
+        self.writer.close()
+        os.replace(self.tmp, self.job.out / TABLE_FILE)
+        return self.counts
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _needs_workers(out: Path) -> bool:
+    """Cheap look before spawning: a folder marked complete renders nothing (``_prepare`` checks it fully)."""
+    mpath = out / MANIFEST
+    if not mpath.exists():
+        return True
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except ValueError:
+        return False  # unreadable: _prepare reports it, no need to spawn anything first
+    return not (isinstance(manifest, dict) and manifest.get("status") == "complete")
+
+
+def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | os.PathLike[str] = "runs/run",
+             workers: int = 1, progress: bool = True, chunk_size: int = CHUNK_SIZE) -> RunFolder:
+    """Render every problem in every cell of ``grid`` into the run folder ``out``; return its handle.
+
+    ``workers`` > 1 renders in this process plus ``workers - 1`` spawned ones. Re-running with the
+    same inputs renders only what is missing (``RunFolder.stats`` says how many variants were
+    rendered and skipped).
+    Raises CacheMismatchError when ``out`` was made from other inputs or an image on disk differs.
+    """
+    problems = list(problems)
+    if not problems:
+        raise ProblemError("generate() got no problems; pass at least one Problem.")
+    if not isinstance(workers, int) or workers < 1:
+        raise SpecError(f"workers={workers!r} must be a whole number >= 1.")
+    dup = sorted(i for i, n in Counter(p.problem_id for p in problems).items() if n > 1)
+    if dup:
+        raise ProblemError(f"problem ids must be unique; {dup[:5]} occur more than once. Remove duplicates or "
+                           "give them distinct problem_id values.")
+    factor_columns(grid)  # refuse factor names that collide with table columns before touching disk
+    out = Path(out)
+    pool = None
+    try:
+        # Spawn first: a worker's start-up (interpreter, imports, grid) overlaps this process's
+        # identity checks and folder preparation instead of following them.
+        if workers > 1 and _needs_workers(out):
+            pool = _Pool(grid, seed, out, chunk_size, workers)
+        return _generate(problems, grid, int(seed), out, int(chunk_size), pool, progress)
+    except BrokenProcessPool as exc:
+        raise GenerateError(
+            f"a worker process died while generating {out} ({exc}). Workers are spawned, so a script that "
+            "calls generate(workers>1) must do so under `if __name__ == \"__main__\":`; a crash can also be "
+            "out-of-memory. Finished chunks are kept: re-run to resume, or use workers=1.") from None
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_size: int, pool: _Pool | None,
+              progress: bool) -> RunFolder:
+    from tqdm.auto import tqdm
+
+    manifest = _prepare(out, _identity(grid, problems, seed, chunk_size), grid, problems)
+    job = _Job(problems, grid, seed, out, chunk_size)
+    n_chunks = -(-job.total // job.chunk_size)
+    if manifest.get("status") == "complete" and (out / TABLE_FILE).exists():
+        run = RunFolder(out)
+        for batch in pq.ParquetFile(out / TABLE_FILE).iter_batches(512, columns=["image_paths", "image_sha256"]):
+            if not _images_ok(out, batch.to_pylist()):
+                raise CacheMismatchError(f"run folder {out} is complete but images listed in {TABLE_FILE} are "
+                                         "missing; delete the folder and re-run generate.")
+        run.stats = {"rendered": 0, "skipped": job.total}
+        return run
+    (out / PARTS_DIR).mkdir(exist_ok=True)
+    todo = [k for k in range(n_chunks) if not job.chunk_done(k)]
+    for k in todo:  # a part left with missing images is rewritten; the merger must not read it first
+        job.part_path(k).unlink(missing_ok=True)
+    skipped = job.total - sum(len(job.pairs(k)) for k in todo)
+    bar = tqdm(total=job.total, initial=skipped, unit="variant", desc=f"generate {out.name}", disable=not progress,
+               smoothing=0.1)
+    merger = _Merger(job, n_chunks)
+    try:
+        if pool is None:
+            for k in todo:
+                bar.update(job.render_chunk(k))
+                merger.advance()
+        else:
+            pool.run(job, todo, bar, merger)
+        counts = merger.finish()
+    except BaseException:
+        merger.abort()
+        raise
+    finally:
+        bar.close()
+    shutil.rmtree(out / PARTS_DIR)
+    manifest.update(status="complete", counts={**counts, "problems": len(problems), "cells": len(job.cells)})
+    atomic_write(out / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+    return RunFolder(out, stats={"rendered": job.total - skipped, "skipped": skipped})
+
+
+def _spec(grid: Grid) -> dict[str, Any]:
+
+    return grid.to_dict()
