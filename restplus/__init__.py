@@ -46,7 +46,7 @@ _LAZY: dict[str, str] = {
     "models": "restplus.models",
     # runner and gate
     **{n: "restplus.runner" for n in ("evaluate", "rescore", "RunResult", "PromptSet", "Normalization", "cer",
-                                      "pass_rates", "ResponseCache")},
+                                      "pass_rates", "ResponseCache", "concat_results")},
     # analysis
     **{n: "restplus.stats" for n in (
         "consistency", "effects", "EffectTable", "mcnemar_pairs", "cochran_q", "paired_ttest", "power_paired",

@@ -24,7 +24,11 @@ Gate
 Covariates
   contrast_ratio           f64  — WCAG contrast of text on background
   x_height_px              f64  — x-height of the font in pixels at this size and DPI
-  image_width_px, image_height_px  i64
+  image_width_px, image_height_px  i64 — size of the (first) image as rendered
+  image_dpi                i64  — the DPI it was rendered at
+  processed_width_px, processed_height_px  i64 — size of that image after the model's processor
+                                  resized it (``Response.image_sizes``), where the adapter reports
+                                  it; a pixel budget that collapses several DPIs to one size shows here
   vision_tokens, text_tokens       i64 — tokens the image/text became, where knowable
 Call
   response                 str  — raw model output
@@ -34,12 +38,68 @@ Call
   error                    str  — adapter error after retries, or null
 """
 
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
 ID_COLUMNS = ("run_id", "model", "problem_id", "task", "cell_id", "variant_id", "prompt_type", "modality")
 OUTCOME_COLUMNS = ("answer", "parse_status", "gold", "correct")
 GATE_COLUMNS = ("ocr_text", "ocr_cer", "gate_passed")
-COVARIATE_COLUMNS = ("contrast_ratio", "x_height_px", "image_width_px", "image_height_px", "vision_tokens",
-                     "text_tokens")
+COVARIATE_COLUMNS = ("contrast_ratio", "x_height_px", "image_width_px", "image_height_px", "image_dpi",
+                     "processed_width_px", "processed_height_px", "vision_tokens", "text_tokens")
 CALL_COLUMNS = ("response", "tokens_in", "tokens_out", "latency_s", "from_cache", "error")
 REQUIRED_FOR_ANALYSIS = ("problem_id", "modality", "answer", "correct")
 MODALITIES = ("text", "image", "mixed")
 ROLES = ("instruction", "context", "question", "choices")  # problem segment roles, in reading order
+
+# Parquet field metadata key of a factor column: its levels in grammar order, reference and ordered flag.
+FACTOR_FIELD_META = b"restplus.factor"
+
+
+def level_label(value: Any) -> str | None:
+    """The one text form of a factor level: table columns, references, reports, plots and the CLI.
+
+    Numbers are labelled by their value, so ``12``, ``12.0`` and ``"12"`` are one level ("12") wherever
+    they come from (a spec, a search range or a command line); other floats use the shortest repr that
+    round-trips ("0.1"). Strings are kept as written. ``None`` (a factor that does not apply) stays None.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):  # a bool is an int in Python; say what was meant
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _number(text: str) -> float | None:
+    try:
+        x = float(text)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def match_level(value: Any, labels: Iterable[str]) -> str | None:
+    """The label among ``labels`` that ``value`` names, or None.
+
+    Exact label first; then numeric equality, so a reference written ``12``, ``12.0`` or ``"12"`` finds the
+    level however a table spelled it (tables written by other tools or older versions may say "12.0").
+    """
+    labels = list(labels)
+    lab = level_label(value)
+    if lab in labels:
+        return lab
+    x = value if isinstance(value, (int, float)) and not isinstance(value, bool) else _number(str(value))
+    if x is None:
+        return None
+    for cand in labels:
+        if _number(cand) == float(x):
+            return cand
+    return None

@@ -26,7 +26,9 @@ from typing import Any
 
 import polars as pl
 
-REPO = Path(__file__).resolve().parent.parent
+from ..schema import level_label
+
+REPO = Path(__file__).resolve().parents[2]  # restplus/cli/demo.py -> the repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,7 @@ def run_demo(out: str | Path = "reports/demo", runs: str | Path = "runs/demo", p
         table = result.table
         table.write_parquet(out / f"results_{spec_name}.parquet")
         factors = [f.name for f in grid.visual_factors]
-        reference = {f.name: str(f.reference) for f in grid.visual_factors}
+        reference = {f.name: level_label(f.reference) for f in grid.visual_factors}
         # Effects ungated: a reader's gate-passed rows are all correct by construction (a perfect
         # transcription is always solved), so the paper's gated view is degenerate for it. The gated
         # report is still written, beside it, so that claim is checked rather than assumed.

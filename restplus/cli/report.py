@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
+from ..schema import level_label
 from .base import Command
 
 
 def read_runs(runs: list[str]) -> tuple[Any, list[str], dict[str, str]]:
     """Concatenate the long tables of run folders; factors and references from their manifests."""
     import polars as pl
+
+    from ..runner.rows import concat_results
 
     tables, factors, reference = [], [], {}
     for run in runs:
@@ -29,8 +32,8 @@ def read_runs(runs: list[str]) -> tuple[Any, list[str], dict[str, str]]:
                 factors.append(f)
             spec_f = (manifest.get("spec") or {}).get("factors", {}).get(f)
             if spec_f is not None:
-                reference.setdefault(f, str(spec_f["reference"]))
-    return pl.concat(tables, how="diagonal_relaxed"), factors, reference
+                reference.setdefault(f, level_label(spec_f["reference"]))
+    return concat_results(tables), factors, reference
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from PIL import ImageColor
 
 from ..errors import SpecError, unknown_name
+from ..schema import level_label
 from .layouts import get_layout
 
 MODALITIES = ("text", "image", "mixed")
@@ -174,12 +175,13 @@ class Factor:
             raise SpecError(f"factor {self.name!r} has no levels. An empty factor would make the whole grid "
                             "empty; remove the factor or give at least one level.")
         norm = tuple(k.validate(v) for v in self.levels)
-        seen: set[str] = set()
+        seen: dict[str | None, Scalar] = {}
         for v in norm:
-            key = repr(v)
+            key = level_label(v)  # 12 and 12.0 are one level: they would share a label in every table
             if key in seen:
-                raise SpecError(f"factor {self.name!r} has duplicate level {v!r}; list each level once.")
-            seen.add(key)
+                same = "" if type(seen[key]) is type(v) else f" ({seen[key]!r} and {v!r} are one level)"
+                raise SpecError(f"factor {self.name!r} has duplicate level {v!r}{same}; list each level once.")
+            seen[key] = v
         object.__setattr__(self, "levels", norm)
         if self.reference not in norm or isinstance(self.reference, bool):
             raise SpecError(f"factor {self.name!r}: reference={self.reference!r} is not one of its levels "

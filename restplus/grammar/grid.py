@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import DesignError, RestplusError, SpecError, did_you_mean
 from ..hashing import derive_seed, digest
-from ..schema import ROLES
+from ..schema import ROLES, level_label
 from . import factors as _factors
 from .designs import Full, design_from_spec
 from .factors import MODALITIES, Factor, Scalar, factor, get_kind, rgb
@@ -138,7 +138,8 @@ class Cell:
         return str(dict(self.assignment).get("modality", "image"))
 
     def labels(self) -> dict[str, str | None]:
-        return {k: None if v is None else str(v) for k, v in self.assignment}
+        """Level labels (:func:`restplus.schema.level_label`), as every table and report writes them."""
+        return {k: level_label(v) for k, v in self.assignment}
 
     def short(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.assignment if v is not None)
@@ -291,14 +292,18 @@ class Grid:
     def spec_hash(self) -> str:
         return digest(self.to_dict(), 16)
 
+    def level_labels(self) -> dict[str, list[str]]:
+        """Each visual factor's level labels in spec order: the categories of its results column."""
+        return {f.name: [str(level_label(v)) for v in f.levels] for f in self.visual_factors}
+
     def balance(self) -> dict[str, dict[str, int]]:
         """How many non-text cells carry each level of each visual factor (design balance)."""
         out: dict[str, dict[str, int]] = {}
         for f in self.visual_factors:
-            counts = {str(lv): 0 for lv in f.levels}
+            counts = {level_label(lv): 0 for lv in f.levels}
             for c in self._cells:
                 if c[f.name] is not None:
-                    counts[str(c[f.name])] += 1
+                    counts[level_label(c[f.name])] += 1
             out[f.name] = counts
         return out
 

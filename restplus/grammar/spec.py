@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from ..errors import SpecError, did_you_mean
+from ..schema import level_label
 from .grid import SPEC_VERSION, TOP_KEYS, Grid
 
 
@@ -104,7 +105,7 @@ def describe(grid: Grid) -> str:
     """Human-readable summary: factors, levels, references, cell count, design balance."""
     lines = [str(grid), f"spec_hash: {grid.spec_hash}", "factors:"]
     for f in grid.factors:
-        lv = ", ".join(f"*{v}*" if v == f.reference else str(v) for v in f.levels)
+        lv = ", ".join(f"*{level_label(v)}*" if v == f.reference else level_label(v) for v in f.levels)
         tag = " (ordered)" if f.ordered else ""
         lines.append(f"  {f.name} [{f.kind}]{tag}: {lv}")
     lines.append(f"design: {grid.design.to_spec()}")

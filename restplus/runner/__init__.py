@@ -6,5 +6,7 @@ from .cache import ResponseCache
 from .evaluation import RunResult, evaluate, rescore
 from .gate import Normalization, cer, pass_rates
 from .prompts import PromptSet
+from .rows import concat_results
 
-__all__ = ['Normalization', 'PromptSet', 'ResponseCache', 'RunResult', 'cer', 'evaluate', 'pass_rates', 'rescore']
+__all__ = ["Normalization", "PromptSet", "ResponseCache", "RunResult", "cer", "concat_results", "evaluate",
+           "pass_rates", "rescore"]

@@ -268,7 +268,8 @@ class _Run:
         img = v.images[0] if v.images else None
         cov = dict(img.covariates) if img is not None else {}
         covariates = (("contrast_ratio", cov.get("contrast_ratio")), ("x_height_px", cov.get("x_height_px")),
-                      ("image_width_px", img.width if img else None), ("image_height_px", img.height if img else None))
+                      ("image_width_px", img.width if img else None), ("image_height_px", img.height if img else None),
+                      ("image_dpi", img.dpi if img else None))
         ref = reference_text([im.rendered_text for im in v.images]) if v.images else None
         for pt, k in keys.items():
             self.specs.append(RowSpec(v.problem_id, v.task, v.cell.cell_id, v.variant_id, pt, v.modality, factors, gold,
@@ -329,16 +330,17 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
     started = _now()
     gate = {"threshold": threshold, "normalization": norm.to_dict(), "policy": policy, "image_join": "\\n"}
     spec = None
+    levels = None
     if src.grid is not None:
-
         spec = src.grid.to_dict()
+        levels = src.grid.level_labels()
     bar = tqdm(total=src.total, unit="variant", disable=not progress, dynamic_ncols=True, desc=f"restplus {name}")
     run = _Run(model, external_gate, rc, pset, decoding, factors, src.problems, max_requests, bar)
 
     def finish(status: str) -> RunResult:
         rows = score_rows(raw_rows(run.specs, run.responses, run_id=run_id, model=name), src.problems,
                           threshold=threshold, normalization=norm)
-        table = write_outputs(out, rows, factors, external_gate is not None)
+        table = write_outputs(out, rows, factors, external_gate is not None, levels)
         if src.problems:
             write_problems(out, src.problems)
         unique = {s.key for s in run.specs} | {s.ext_ocr_key for s in run.specs if s.ext_ocr_key}

@@ -32,7 +32,8 @@ def dtypes() -> dict[str, Any]:
     s, f, i, b = pl.String, pl.Float64, pl.Int64, pl.Boolean
     return {**{c: s for c in ID_COLUMNS}, "answer": s, "parse_status": s, "gold": s, "correct": b,
             "ocr_text": s, "ocr_cer": f, "gate_passed": b, "contrast_ratio": f, "x_height_px": f,
-            "image_width_px": i, "image_height_px": i, "vision_tokens": i, "text_tokens": i, "response": s,
+            "image_width_px": i, "image_height_px": i, "image_dpi": i, "processed_width_px": i,
+            "processed_height_px": i, "vision_tokens": i, "text_tokens": i, "response": s,
             "tokens_in": i, "tokens_out": i, "latency_s": f, "from_cache": b, "error": s,
             "ext_ocr_text": s, "ext_ocr_cer": f, "ext_gate_passed": b,
             **{c: s for c in SIDE_COLUMNS}}
@@ -83,7 +84,9 @@ def raw_rows(specs: Iterable[RowSpec], responses: Mapping[str, tuple[Response, b
         text_tokens = None if resp.tokens_in is None else resp.tokens_in - (vt or 0)
         if resp.tokens_in is not None and vt is None and s.modality != "text":
             text_tokens = None  # image tokens unknown, so the text share is unknown too
+        seen = resp.image_sizes[0] if resp.image_sizes and s.modality != "text" else (None, None)
         rows.append({
+            "processed_width_px": seen[0], "processed_height_px": seen[1],
             "run_id": run_id, "model": model, "problem_id": s.problem_id, "task": s.task, "cell_id": s.cell_id,
             "variant_id": s.variant_id, "prompt_type": s.prompt_type, "modality": s.modality, **dict(s.factors),
             "gold": s.gold, **dict(s.covariates), "vision_tokens": vt, "text_tokens": text_tokens,
@@ -128,20 +131,30 @@ def score_rows(rows: list[dict[str, Any]], problems: Mapping[str, Any], *, thres
     return rows
 
 
-def to_frames(rows: list[dict[str, Any]], factors: Sequence[str], external: bool) -> tuple[Any, Any]:
-    """(results table, rows sidecar) as polars DataFrames with fixed column order and dtypes."""
+def to_frames(rows: list[dict[str, Any]], factors: Sequence[str], external: bool,
+              levels: Mapping[str, Sequence[str]] | None = None) -> tuple[Any, Any]:
+    """(results table, rows sidecar) as polars DataFrames with fixed column order and dtypes.
+
+    A factor column whose level labels are known (``levels``, from :meth:`Grid.level_labels`) is a polars
+    ``Enum`` with the categories in spec order, so the grammar's order reaches the analysis (and parquet)
+    without being re-derived from text; other factor columns are strings.
+    """
     import polars as pl
 
     types = dtypes()
     cols = table_columns(factors, external)
-    schema = {c: types.get(c, pl.String) for c in dict.fromkeys([*cols, *SIDE_COLUMNS])}  # factors: String
+    schema = {c: types.get(c, pl.String) for c in dict.fromkeys([*cols, *SIDE_COLUMNS])}
     df = pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema, orient="row")
+    enums = {f: pl.Enum(list(levels[f])) for f in factors if levels and f in levels}
+    if enums:
+        df = df.cast(enums)  # type: ignore[arg-type]
     df = df.sort(["problem_id", "cell_id", "prompt_type"])
     return df.select(cols), df.select(SIDE_COLUMNS)
 
 
-def write_outputs(out: Path, rows: list[dict[str, Any]], factors: Sequence[str], external: bool) -> Any:
-    table, side = to_frames(rows, factors, external)
+def write_outputs(out: Path, rows: list[dict[str, Any]], factors: Sequence[str], external: bool,
+                  levels: Mapping[str, Sequence[str]] | None = None) -> Any:
+    table, side = to_frames(rows, factors, external, levels)
     write_parquet_atomic(side, out / ROWS)
     write_parquet_atomic(table, out / RESULTS)  # last: its presence means a consistent pair
     return table
@@ -192,10 +205,32 @@ def rescore(run_dir: str | Path, threshold: float | None = None,
     joined = table.drop([c for c in ("ocr_cer", "gate_passed", "ext_ocr_cer", "ext_gate_passed")
                          if c in table.columns]).join(side, on=["variant_id", "prompt_type"], how="left")
     rows = score_rows(joined.to_dicts(), read_problems(out), threshold=thr, normalization=norm)
-    new = write_outputs(out, rows, factors, external)
+    levels = {c: dt.categories.to_list() for c, dt in table.schema.items() if isinstance(dt, pl.Enum)}
+    new = write_outputs(out, rows, factors, external, levels)
     gate.update({"threshold": thr, "normalization": norm.to_dict()})
     manifest["gate"] = gate
     manifest.setdefault("rescored", 0)
     manifest["rescored"] += 1
     atomic_write_json(out / "manifest.json", manifest)
     return new
+
+
+def concat_results(tables: Sequence[Any]) -> Any:
+    """Stack results tables (several models or runs) into one long table.
+
+    Factor columns that are ``Enum`` in several tables get the union of their categories, in the order
+    they first appear, so runs of grids with different level sets still combine (polars refuses to
+    concatenate two different enums); columns missing from a table are null there.
+    """
+    import polars as pl
+
+    frames = list(tables)
+    cats: dict[str, list[str]] = {}
+    for t in frames:
+        for c, dt in t.schema.items():
+            if isinstance(dt, pl.Enum):
+                cats.setdefault(c, [])
+                cats[c] += [x for x in dt.categories.to_list() if x not in cats[c]]
+    frames = [t.with_columns([pl.col(c).cast(pl.String).cast(pl.Enum(v)) for c, v in cats.items() if c in t.columns])
+              for t in frames]
+    return pl.concat(frames, how="diagonal_relaxed")

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import polars as pl
 
 from restplus.errors import AnalysisError, did_you_mean, unknown_name
-from restplus.schema import MODALITIES
+from restplus.schema import MODALITIES, level_label, match_level
 
 GatePolicy = Literal["exclude", "ignore", "covariate"]
 GATE_POLICIES = ("exclude", "ignore", "covariate")
@@ -49,10 +49,6 @@ def natural_key(level: str) -> tuple[Any, ...]:
         return (0, float(level), level)
     parts = tuple(int(p) if p.isdigit() else p.lower() for p in _CHUNK.split(level))
     return (1, parts, level)
-
-
-def natural_sorted(levels: Iterable[str]) -> list[str]:
-    return sorted(levels, key=natural_key)
 
 
 def to_polars(table: Any) -> pl.DataFrame:
@@ -169,15 +165,53 @@ def check_gate_policy(policy: str) -> str:
     return policy
 
 
-def factor_levels(df: pl.DataFrame, factors: Sequence[str]) -> dict[str, list[str]]:
-    """Levels of each factor seen on image/mixed rows, in natural order."""
+def level_orders(table: Any, factors: Sequence[str]) -> dict[str, list[str]]:
+    """The grammar's level order of each factor column, where the table carries it.
+
+    restplus writes factor columns as polars ``Enum`` (categories in spec order); pandas ordered
+    categoricals carry the same. Columns without an order (plain strings from another harness) are
+    absent from the result, and callers fall back to natural order.
+    """
+    out: dict[str, list[str]] = {}
+    if isinstance(table, (pl.DataFrame, pl.LazyFrame)):
+        schema = table.collect_schema() if isinstance(table, pl.LazyFrame) else table.schema
+        for f in factors:
+            dt = schema.get(f)
+            if isinstance(dt, pl.Enum):
+                out[f] = [str(c) for c in dt.categories.to_list()]
+    elif type(table).__module__.split(".")[0] == "pandas":
+        for f in factors:
+            col = table[f] if f in table.columns else None
+            cat = getattr(col, "cat", None) if col is not None and str(col.dtype) == "category" else None
+            if cat is not None and cat.ordered:
+                out[f] = [str(c) for c in cat.categories]
+    elif type(table).__module__.split(".")[0] == "pyarrow":
+        return level_orders(pl.from_arrow(table), factors)
+    return out
+
+
+def order_key(order: Sequence[str] | None) -> Any:
+    """Sort key for labels of one factor: the grammar order when known, natural order otherwise."""
+    rank = {lv: i for i, lv in enumerate(order or ())}
+    return lambda v: (0, rank[v], "") if v in rank else (1, 0, natural_key(str(v)))
+
+
+def factor_levels(df: pl.DataFrame, factors: Sequence[str],
+                  orders: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
+    """Levels of each factor seen on image/mixed rows: grammar order (``orders``, see
+    :func:`level_orders`) when known, else natural order."""
     vis = df.filter(pl.col("modality") != "text")
-    return {f: natural_sorted(vis.get_column(f).drop_nulls().unique().to_list()) for f in factors}
+    orders = orders or {}
+    return {f: sorted(vis.get_column(f).drop_nulls().unique().to_list(), key=order_key(orders.get(f)))
+            for f in factors}
 
 
 def resolve_reference(levels: Mapping[str, list[str]], reference: Mapping[str, Any] | None,
                       sink: list[str] | None = None, columns: Sequence[str] = ()) -> dict[str, str]:
-    """Reference level per factor: explicit ``reference`` first, else the first level in natural order.
+    """Reference level per factor: explicit ``reference`` first, else the first level in order.
+
+    A reference may be written as the spec wrote it (``12``, ``12.0`` or ``"12"``): it is matched to the
+    table's label by :func:`restplus.schema.match_level`.
 
     The implicit rule is announced with an :class:`AnalysisWarning` because the choice changes every
     contrast; pass ``reference={"dpi": "200", ...}`` to silence it. Keys naming other columns of the
@@ -192,26 +226,21 @@ def resolve_reference(levels: Mapping[str, list[str]], reference: Mapping[str, A
     implicit: list[str] = []
     for f, lv in levels.items():
         if f in reference:
-            ref = _level_str(reference[f])
-            if lv and ref not in lv:
+            ref = match_level(reference[f], lv) if lv else level_label(reference[f])
+            if ref is None:
+                shown = level_label(reference[f])
                 raise AnalysisError(
-                    f"reference level {ref!r} of factor {f!r} is not among its levels {lv}."
-                    f"{did_you_mean(ref, lv)}"
+                    f"reference level {shown!r} of factor {f!r} is not among its levels {lv}."
+                    f"{did_you_mean(str(shown), lv)}"
                 )
             out[f] = ref
         elif lv:
             out[f] = lv[0]
             implicit.append(f"{f}={lv[0]!r}")
     if implicit:
-        warn(f"no reference given for {', '.join(implicit)}: using the first level in natural order. "
+        warn(f"no reference given for {', '.join(implicit)}: using the first level in order. "
              f"Pass reference={{...}} to choose (e.g. the paper's 200 dpi, black, DejaVu Sans).", sink)
     return out
-
-
-def _level_str(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def ensure_single_model(df_raw: Any, by: Sequence[str], what: str) -> None:

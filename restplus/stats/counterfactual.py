@@ -19,7 +19,15 @@ import polars as pl
 
 from restplus.errors import AnalysisError, unknown_name
 
-from ._common import check_gate_policy, ensure_single_model, factor_levels, prepare, resolve_reference, table_columns
+from ._common import (
+    check_gate_policy,
+    ensure_single_model,
+    factor_levels,
+    level_orders,
+    prepare,
+    resolve_reference,
+    table_columns,
+)
 
 FlipSet = tuple[tuple[str, str], ...]
 
@@ -61,7 +69,8 @@ def minimal_counterfactual(table: Any, factors: Sequence[str], reference: Mappin
     df = prepare(table, factors, what="minimal_counterfactual", extra=("model",))
     ensure_single_model(df, (), "minimal_counterfactual")
     factors = list(factors)
-    ref = resolve_reference(factor_levels(df, factors), reference, columns=table_columns(table))
+    levels = factor_levels(df, factors, level_orders(table, factors))
+    ref = resolve_reference(levels, reference, columns=table_columns(table))
     missing_ref = [f for f in factors if f not in ref]
     if missing_ref:
         raise AnalysisError(f"reference levels are needed for every factor; missing {missing_ref}.")
@@ -133,7 +142,8 @@ def counterfactuals(table: Any, factors: Sequence[str], reference: Mapping[str, 
     df = prepare(table, factors, what="counterfactuals", extra=("model",))
     ensure_single_model(df, (), "counterfactuals")
     factors = list(factors)
-    ref = resolve_reference(factor_levels(df, factors), reference, columns=table_columns(table))
+    levels = factor_levels(df, factors, level_orders(table, factors))
+    ref = resolve_reference(levels, reference, columns=table_columns(table))
     sub = df.filter(pl.col("modality") == modality)
     if gate_policy == "exclude" and "gate_passed" in sub.columns:
         sub = sub.filter(pl.col("gate_passed").fill_null(True))

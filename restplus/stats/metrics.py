@@ -28,7 +28,7 @@ from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 
 from restplus.errors import AnalysisError, unknown_name
 
-from ._common import ensure_single_model, natural_key, natural_sorted, prepare, warn
+from ._common import ensure_single_model, level_orders, order_key, prepare, warn
 from .bootstrap import bootstrap_weights, cluster_sums, kappa_from_sums, percentile_ci, ratio, replicate_sums
 from .units import build_units, present_modalities
 
@@ -85,6 +85,7 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
         raise unknown_name("gated choice", gated, GATED_CHOICES)
     by = [str(b) for b in by]
     df = prepare(table, factors, what="consistency", need_answer=True, extra=["model", *by])
+    orders = level_orders(table, factors)
     ensure_single_model(df, by, "consistency")
     factors = list(factors)
     mods = present_modalities(df, modalities)
@@ -116,7 +117,7 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
                 continue
             uu = u.filter(pl.Series(mask))
             frame = _metrics_for(uu, pcode[mask], n_prob, weights, factors, mods, scopes, gated_flag, has_gate,
-                                 ci)
+                                 ci, orders)
             for b, v in zip(by, key):
                 frame = frame.with_columns(pl.lit(v).alias(b))
             parts.append(frame)
@@ -168,18 +169,19 @@ def _unit_stats(u: pl.DataFrame, mods: list[str], names: list[str]) -> np.ndarra
     return u.select([exprs[n].cast(pl.Float64).alias(n) for n in names]).to_numpy()
 
 
-def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | None
-                 ) -> tuple[np.ndarray, list[tuple[str | None, str | None]]]:
+def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | None,
+                 orders: dict[str, list[str]]) -> tuple[np.ndarray, list[tuple[str | None, str | None]]]:
     """Group code per unit and the (factor, level) label of each group."""
     if scope == "overall":
         return np.zeros(u.height, dtype=np.int64), [(None, None)]
     if scope == "factor":
         assert factor is not None
-        levels = natural_sorted(u.get_column(factor).unique().to_list())
+        levels = sorted(u.get_column(factor).unique().to_list(), key=order_key(orders.get(factor)))
         codes = u.get_column(factor).replace_strict({lv: i for i, lv in enumerate(levels)},
                                                     return_dtype=pl.Int64).to_numpy()
         return codes, [(factor, lv) for lv in levels]
-    rows = sorted(u.select(factors).unique().iter_rows(), key=lambda r: tuple(natural_key(v) for v in r))
+    keys = [order_key(orders.get(f)) for f in factors]
+    rows = sorted(u.select(factors).unique().iter_rows(), key=lambda r: tuple(k(v) for k, v in zip(keys, r)))
     cells = pl.DataFrame(rows, schema={f: pl.Utf8 for f in factors}, orient="row").with_row_index("_cell")
     codes = u.join(cells, on=factors, how="left", maintain_order="left").get_column("_cell").to_numpy()
     name = ":".join(factors)
@@ -188,7 +190,8 @@ def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | 
 
 
 def _metrics_for(u: pl.DataFrame, pcode: np.ndarray, n_prob: int, weights: np.ndarray | None, factors: list[str],
-                 mods: list[str], scopes: Sequence[str], gated: bool, has_gate: bool, ci: float) -> pl.DataFrame:
+                 mods: list[str], scopes: Sequence[str], gated: bool, has_gate: bool, ci: float,
+                 orders: dict[str, list[str]]) -> pl.DataFrame:
     names, metrics = _stats_layout(mods)
     if not gated and has_gate:
         metrics = [*metrics, ("gate_pass", "ratio", ("gate", "n"))]
@@ -204,7 +207,7 @@ def _metrics_for(u: pl.DataFrame, pcode: np.ndarray, n_prob: int, weights: np.nd
         plan.append(("cell", None))
     rows: list[dict[str, Any]] = []
     for scope, factor in plan:
-        codes, labels = _scope_codes(u, factors, scope, factor)
+        codes, labels = _scope_codes(u, factors, scope, factor, orders)
         cs = cluster_sums(codes, pcode, stats, len(labels), n_prob)
         tot = cs.totals()  # (G, K)
         present = cs.sums > 0  # (P, G, K): which problems contribute to each sum

@@ -18,7 +18,8 @@ from scipy.stats import ttest_rel
 from statsmodels.stats.contingency_tables import cochrans_q as sm_cochrans_q, mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from restplus.errors import AnalysisError, unknown_name
+from restplus.errors import AnalysisError, did_you_mean, unknown_name
+from restplus.schema import level_label, match_level
 
 from ._common import check_gate_policy, ensure_single_model, prepare, warn
 from .units import build_units, present_modalities
@@ -96,8 +97,8 @@ def mcnemar_pairs(table: Any, factors: Sequence[str] = (), pairs: Sequence[tuple
             if bad:
                 raise unknown_name("factor in pair", bad[0], factors)
             rest = [f for f in factors if f not in keys]
-            ua = units.filter(pl.all_horizontal([pl.col(k) == str(v) for k, v in a.items()] or [pl.lit(True)]))
-            ub = units.filter(pl.all_horizontal([pl.col(k) == str(v) for k, v in b.items()] or [pl.lit(True)]))
+            ua = units.filter(_condition(units, a))
+            ub = units.filter(_condition(units, b))
             on = ["problem_id", *rest]
             for m in targets:
                 if f"correct_{m}" not in units.columns:
@@ -180,3 +181,16 @@ def paired_ttest(table: Any, factors: Sequence[str] = (), *, a: str = "text", b:
     return pl.DataFrame({"a": [a], "b": [b], "n_problems": [per.height], "mean_a": [float(xa.mean())],
                          "mean_b": [float(xb.mean())], "mean_diff": [float((xa - xb).mean())],
                          "t": [float(res.statistic)], "df": [int(per.height - 1)], "p": [float(res.pvalue)]})
+
+
+def _condition(units: pl.DataFrame, cond: dict[str, Any]) -> pl.Expr:
+    """Rows matching a condition written as the spec wrote its levels (``{"dpi": 50}`` or ``"50"``)."""
+    exprs = []
+    for k, v in cond.items():
+        labels = [str(x) for x in units.get_column(k).drop_nulls().unique().to_list()]
+        lab = match_level(v, labels)
+        if lab is None:
+            raise AnalysisError(f"pair level {level_label(v)!r} of factor {k!r} is not among its levels "
+                                f"{sorted(labels)}.{did_you_mean(str(level_label(v)), labels)}")
+        exprs.append(pl.col(k) == lab)
+    return pl.all_horizontal(exprs or [pl.lit(True)])

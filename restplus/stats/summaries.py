@@ -11,7 +11,16 @@ from statsmodels.stats.proportion import proportion_confint
 
 from restplus.errors import AnalysisError
 
-from ._common import check_factors, check_gate_policy, ensure_single_model, natural_key, prepare, to_polars, warn
+from ._common import (
+    check_factors,
+    check_gate_policy,
+    ensure_single_model,
+    level_orders,
+    order_key,
+    prepare,
+    to_polars,
+    warn,
+)
 from .bootstrap import cluster_sums, percentile_ci, ratio, replicate_sums
 
 
@@ -22,7 +31,8 @@ def accuracy_table(table: Any, by: Sequence[str], *, modalities: Sequence[str] |
     Rows are those of ``modalities`` (default image and mixed), gated per ``gate_policy``
     ("exclude" drops ``gate_passed == False``; "ignore" keeps all). The interval is a cluster
     bootstrap over problems. Returns a polars frame with the ``by`` columns, ``modality``, ``n``,
-    ``n_problems``, ``accuracy``, ``ci_low``, ``ci_high``, sorted in natural level order.
+    ``n_problems``, ``accuracy``, ``ci_low``, ``ci_high``, sorted in the grammar's level order (natural order
+    for tables without one).
     """
     check_gate_policy(gate_policy)
     by = [b for b in by if b != "modality"]
@@ -37,7 +47,9 @@ def accuracy_table(table: Any, by: Sequence[str], *, modalities: Sequence[str] |
         raise AnalysisError(f"accuracy_table: no {mods} rows (after gating).")
     keys = [*by, "modality"]
     groups = df.select(keys).unique()
-    order = sorted(groups.iter_rows(), key=lambda r: tuple(natural_key(str(v)) for v in r))
+    orders = level_orders(table, keys)
+    ranks = [order_key(orders.get(k)) for k in keys]
+    order = sorted(groups.iter_rows(), key=lambda r: tuple(k(v) for k, v in zip(ranks, r)))
     groups = pl.DataFrame(order, schema=groups.schema, orient="row").with_row_index("_g")
     df = df.join(groups, on=keys, how="left", nulls_equal=True)
     code = df.get_column("_g").to_numpy().astype(np.int64)
@@ -81,8 +93,10 @@ def gate_summary(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] =
     overall = df.group_by([*by, "modality"]).agg(agg).with_columns([pl.lit(None, dtype=pl.Utf8).alias(f)
                                                                     for f in factors]).select(cells.columns)
     out = pl.concat([cells, overall])
+    orders = level_orders(raw, keys)
+    ranks = {k: order_key(orders.get(k)) for k in keys}
     order = sorted(out.iter_rows(named=True), key=lambda r: tuple(
-        (1, ()) if r[k] is None else (0, natural_key(str(r[k]))) for k in keys))
+        (1, ()) if r[k] is None else (0, ranks[k](r[k])) for k in keys))
     out = pl.DataFrame(order, schema=out.schema)
     n, k = out.get_column("n").to_numpy(), out.get_column("n_passed").to_numpy()
     lo, hi = proportion_confint(k, n, alpha=1 - ci, method="wilson") if n.size else (np.array([]), np.array([]))

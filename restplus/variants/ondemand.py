@@ -26,6 +26,7 @@ from ..errors import DesignError, ProblemError, RestplusError, SpecError, did_yo
 from ..grammar.grid import Cell, Grid, variant_seed
 from ..hashing import derive_seed
 from ..problems.base import Problem, Segment
+from ..schema import level_label, match_level
 from .variant import Variant
 
 
@@ -161,9 +162,10 @@ class VariantSet:
     def filter(self, **levels: Any) -> "VariantSet":
         """Keep the cells whose levels match, e.g. ``filter(dpi=50, modality="image")``.
 
-        A value may be one level or a list of levels; levels compare as their string labels, so
-        ``dpi=50`` and ``dpi="50"`` are the same. Unknown factor names or levels raise with a
-        did-you-mean. Text cells have no visual levels, so any visual-factor filter drops them.
+        A value may be one level or a list of levels; levels compare as their labels
+        (:func:`restplus.schema.match_level`), so ``dpi=50``, ``dpi=50.0`` and ``dpi="50"`` are the same.
+        Unknown factor names or levels raise with a did-you-mean. Text cells have no visual levels, so any
+        visual-factor filter drops them.
         """
         by_name = {f.name: f for f in self._grid.factors}
         keep = list(self._cells)
@@ -171,13 +173,15 @@ class VariantSet:
             if name not in by_name and name != "modality":
                 raise unknown_name("factor", name, list(by_name) + ["modality"])
             wanted = [want] if isinstance(want, (str, int, float)) else list(want)
-            valid = [str(lv) for lv in by_name[name].levels] if name in by_name else \
+            valid = [level_label(lv) for lv in by_name[name].levels] if name in by_name else \
                 sorted({c.modality for c in self._cells})
+            labels = set()
             for w in wanted:
-                if str(w) not in valid:
+                lab = match_level(w, valid)
+                if lab is None:
                     raise SpecError(f"{name}={w!r} is not a level of {name!r}.{did_you_mean(str(w), valid)} "
                                     f"Levels: {', '.join(valid)}.")
-            labels = {str(w) for w in wanted}
+                labels.add(lab)
             keep = [c for c in keep if (c.labels().get(name) if name in by_name else c.modality) in labels]
         if not keep:
             raise DesignError(f"no cell matches {levels}; note that text cells have no visual levels "

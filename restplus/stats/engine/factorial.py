@@ -73,6 +73,7 @@ from .._common import (
     check_gate_policy,
     ensure_single_model,
     factor_levels,
+    level_orders,
     prepare,
     resolve_reference,
     table_columns,
@@ -156,7 +157,7 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
 
     mods = _modalities(df, modalities, modality_as_factor)
     df = df.filter(pl.col("modality").is_in(mods))
-    levels = factor_levels(df, factors)
+    levels = factor_levels(df, factors, level_orders(table, factors))
     ref = resolve_reference(levels, {k: v for k, v in reference.items() if k != "modality"}, sink,
                             columns=table_columns(table))
     all_factors = list(factors)
