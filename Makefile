@@ -11,7 +11,7 @@ export OMP_THREAD_LIMIT := 1
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast bench sysdeps clean
+.PHONY: setup demo test test-fast lint bench sysdeps clean
 
 setup: $(STAMP) sysdeps
 
@@ -39,9 +39,13 @@ demo: setup
 	$(VENV)/bin/restplus demo --out reports/demo
 
 # pytest exits 5 when it collected no test; that must fail, never pass as green.
-test: setup
+test: setup lint
 	@$(PY) -m pytest -q --timeout=900; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+# ruff (pinned in the dev extra; settings in pyproject.toml): lint errors fail the test target first.
+lint: setup
+	$(VENV)/bin/ruff check restplus tests bench
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" -x

@@ -49,6 +49,14 @@ def test_tiny_qwen2vl_plumbing(grid, tmp_path):
     assert m["decoding"]["soe"]["max_tokens"] == 8
     img = t.filter(pl.col("modality") != "text")
     assert img["vision_tokens"].null_count() == 0 and img["vision_tokens"].min() > 0
+    # what the model saw is kept: the processor's image size, the rendered size and DPI beside it
+    assert img["processed_width_px"].null_count() == 0 and img["image_dpi"].null_count() == 0
+    assert set(img["image_dpi"].to_list()) == {int(v) for v in img["dpi"].cast(pl.String).unique().to_list()}
+    # Qwen2-VL resizes to multiples of 28 px (patch 14 x merge 2): the processed size is the processor's
+    assert (img["processed_width_px"] % 28 == 0).all() and (img["processed_height_px"] % 28 == 0).all()
+    area = img.with_columns(a=pl.col("processed_width_px") * pl.col("processed_height_px")).group_by("dpi").agg(
+        pl.col("a").mean())
+    assert dict(area.iter_rows())["200"] > dict(area.iter_rows())["50"]
     # a 200-DPI render is larger than its 50-DPI twin, so it becomes more vision tokens
     by_dpi = img.group_by("dpi").agg(pl.col("vision_tokens").mean()).sort("dpi")
     assert dict(by_dpi.iter_rows())["200"] > dict(by_dpi.iter_rows())["50"]

@@ -50,5 +50,5 @@ def test_search_command_names_bad_input(tmp_path):
 def test_example_in_help_uses_the_example_space():
     from restplus.cli import COMMANDS
 
-    help_, example = COMMANDS["search"].help, COMMANDS["search"].example
+    example = COMMANDS["search"].example
     assert "perturbations/search_space.yaml" in example and (ROOT / "perturbations" / "search_space.yaml").is_file()
