@@ -86,3 +86,16 @@ def unknown_name(what: str, name: object, choices: Iterable[str]) -> UnknownName
     return UnknownNameError(
         f"Unknown {what} {name!r}.{did_you_mean(str(name), pool)} Available: {', '.join(pool)}."
     )
+
+
+def check_keys(where: str, mapping: Iterable[object], allowed: Iterable[str]) -> None:
+    """Refuse the first key of a spec section that is not ``allowed``: one message for every section.
+
+    ``where`` names the section as the user wrote it (e.g. ``"grid.yaml: render"``); the message
+    gives the bad key, the nearest allowed ones and the full list.
+    """
+    pool = list(allowed)
+    for k in mapping:
+        if k not in pool:
+            raise SpecError(f"{where}: unknown key {k!r}.{did_you_mean(str(k), pool)} "
+                            f"Allowed: {', '.join(sorted(pool))}.")

@@ -30,17 +30,20 @@ def test_registry_names_and_did_you_mean():
     assert resolve("echo-gold") is EchoGold
 
 
-def test_register_checks_targets(monkeypatch):
-    import restplus.models as models
+def test_register_checks_targets():
+    from restplus.models import ADAPTERS
 
-    monkeypatch.setattr(models, "_REGISTRY", dict(models._REGISTRY))  # leave no test entry behind
     with pytest.raises(ModelError, match="package.module:ClassName"):
         register("mine", "restplus.testing.fakes.EchoGold")
     with pytest.raises(ModelError, match="already registered"):
         register("hf", "restplus.testing.fakes:EchoGold")
     register("not-an-adapter", "restplus.records:Request")
-    with pytest.raises(ModelError, match="not a ModelAdapter"):
-        resolve("not-an-adapter")
+    try:
+        with pytest.raises(ModelError, match="not a ModelAdapter"):
+            resolve("not-an-adapter")
+    finally:
+        ADAPTERS.unregister("not-an-adapter")  # leave no test entry behind
+    assert "not-an-adapter" not in names()
 
 
 def test_importing_models_loads_no_heavy_backend():

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError, did_you_mean
+from ..errors import SpecError, check_keys, did_you_mean
 from ..hashing import canonical_json, derive_seed
 
 if TYPE_CHECKING:
@@ -162,10 +162,7 @@ def design_from_spec(spec: Any, where: str = "design") -> Any:
     if t not in allowed:
         raise SpecError(f"{where}: unknown design type {t!r}.{did_you_mean(str(t), DESIGN_TYPES)} "
                         f"Available: {', '.join(DESIGN_TYPES)}.")
-    for k in spec:
-        if k not in allowed[t]:
-            raise SpecError(f"{where}: unknown key {k!r} for design type {t!r}.{did_you_mean(k, allowed[t])} "
-                            f"Allowed: {', '.join(sorted(allowed[t]))}.")
+    check_keys(f"{where}: design type {t!r}", spec, allowed[t])
     if t == "full":
         return Full()
     if t == "ofat":

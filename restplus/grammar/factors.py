@@ -15,6 +15,7 @@ from typing import Any
 from PIL import ImageColor
 
 from ..errors import SpecError, unknown_name
+from ..registry import Registry
 from ..schema import level_label
 from .layouts import get_layout
 
@@ -40,24 +41,20 @@ class FactorKind:
     description: str = ""
 
 
-_KINDS: dict[str, FactorKind] = {}
+KINDS: Registry[FactorKind] = Registry("factor kind", SpecError)
 
 
 def register_factor_kind(kind: FactorKind, *, replace: bool = False) -> FactorKind:
-    if kind.name in _KINDS and not replace:
-        raise SpecError(f"factor kind {kind.name!r} is already registered; pass replace=True to override.")
-    _KINDS[kind.name] = kind
-    return kind
+    """Register a factor kind under ``kind.name`` (``replace=True`` rebinds a taken name)."""
+    return KINDS.register(kind.name, kind, replace=replace)
 
 
 def get_kind(name: str) -> FactorKind:
-    if name not in _KINDS:
-        raise unknown_name("factor kind", name, _KINDS)
-    return _KINDS[name]
+    return KINDS[name]
 
 
 def kind_names() -> list[str]:
-    return sorted(_KINDS)
+    return sorted(KINDS)
 
 
 # ---------------------------------------------------------------- validators (pure, no I/O)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..errors import DesignError, RestplusError, SpecError, did_you_mean
+from ..errors import DesignError, RestplusError, SpecError, check_keys, did_you_mean
 from ..hashing import derive_seed, digest
 from ..schema import ROLES, level_label
 from . import factors as _factors
@@ -50,10 +50,7 @@ class RenderDefaults:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RenderDefaults":
-        names = [f.name for f in fields(cls)]
-        for k in d:
-            if k not in names:
-                raise SpecError(f"render: unknown key {k!r}.{did_you_mean(k, names)} Allowed: {', '.join(names)}.")
+        check_keys("render", d, [f.name for f in fields(cls)])
         return cls(**d)
 
 
@@ -102,10 +99,7 @@ class ModalityPlan:
         for m, v in d.items():
             if not isinstance(v, dict):
                 raise SpecError(f"modalities.{m} must be a mapping with image_roles, got {v!r}.")
-            for k in v:
-                if k not in ("image_roles", "fallback_roles"):
-                    raise SpecError(f"modalities.{m}: unknown key {k!r}."
-                                    f"{did_you_mean(k, ('image_roles', 'fallback_roles'))}")
+            check_keys(f"modalities.{m}", v, ("image_roles", "fallback_roles"))
             img[m] = tuple(v.get("image_roles", img.get(m, ())))
             fb[m] = tuple(v.get("fallback_roles", ()))
         return cls(tuple(sorted(img.items())), tuple(sorted(fb.items())))
@@ -344,9 +338,7 @@ FACTOR_KEYS = ("kind", "levels", "reference", "ordered", "description")
 
 
 def _grid_from_dict(d: dict[str, Any], where: str) -> Grid:
-    for k in d:
-        if k not in TOP_KEYS:
-            raise SpecError(f"{where}: unknown key {k!r}.{did_you_mean(str(k), TOP_KEYS)}")
+    check_keys(where, d, TOP_KEYS)
     try:
         layouts = {}
         for lname, ld in (d.get("layouts") or {}).items():
@@ -364,11 +356,7 @@ def _grid_from_dict(d: dict[str, Any], where: str) -> Grid:
             if not isinstance(fd, dict):
                 raise SpecError(f"{where}: factor {name!r} must be a mapping with 'levels' and 'reference', "
                                 f"got {fd!r}.")
-            for k in fd:
-                if k not in FACTOR_KEYS:
-                    raise SpecError(f"{where}: factor {name!r} has unknown key {k!r}."
-                                    f"{did_you_mean(str(k), FACTOR_KEYS)} "
-                                    f"Allowed: {', '.join(FACTOR_KEYS)}.")
+            check_keys(f"{where}: factor {name!r}", fd, FACTOR_KEYS)
             kind = fd.get("kind", name)
             get_kind(kind)
             if "levels" not in fd:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..errors import SpecError, did_you_mean, unknown_name
+from ..errors import SpecError, check_keys, did_you_mean, unknown_name
+from ..registry import Registry
 
 ALIGNS = ("left", "center", "justify")
 OPTION_STYLES = ("lines", "inline")
@@ -63,17 +64,14 @@ class Layout:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "layout") -> "Layout":
-        names = [f.name for f in fields(cls)]
-        for k in d:
-            if k not in names:
-                raise SpecError(f"{where}: unknown key {k!r}.{did_you_mean(k, names)} Allowed: {', '.join(names)}.")
+        check_keys(where, d, [f.name for f in fields(cls)])
         try:
             return cls(**d)
         except TypeError as exc:  # wrong value types surface as TypeError from comparisons
             raise SpecError(f"{where}: bad value ({exc}).") from None
 
 
-_PRESETS: dict[str, Layout] = {
+_BUILTIN_PRESETS: dict[str, Layout] = {
     "plain": Layout(),
     "centered": Layout(align="center"),
     "justified": Layout(align="justify"),
@@ -85,20 +83,24 @@ _PRESETS: dict[str, Layout] = {
 }
 
 
-def register_layout(name: str, layout: Layout, *, replace: bool = False) -> None:
+PRESETS: Registry[Layout] = Registry("layout", SpecError)
+for _name, _layout in _BUILTIN_PRESETS.items():
+    PRESETS.register(_name, _layout)
+
+
+def register_layout(name: str, layout: Layout, *, replace: bool = False) -> Layout:
     """Register a named layout preset usable as a ``layout`` factor level."""
-    if name in _PRESETS and not replace and _PRESETS[name] != layout:
-        raise SpecError(f"layout {name!r} is already registered with different settings; pick another "
-                        "name or pass replace=True.")
-    _PRESETS[name] = layout
+    return PRESETS.register(name, layout, replace=replace)
 
 
 def get_layout(name: str, extra: dict[str, Layout] | None = None) -> Layout:
-    pool = {**_PRESETS, **(extra or {})}
-    if name not in pool:
-        raise unknown_name("layout", name, pool)
-    return pool[name]
+    """The preset ``name``: from ``extra`` (the spec's own ``layouts:``) or the registered ones."""
+    if extra and name in extra:
+        return extra[name]
+    if name not in PRESETS:
+        raise unknown_name("layout", name, PRESETS.with_extra(extra))
+    return PRESETS[name]
 
 
 def layout_names(extra: dict[str, Layout] | None = None) -> list[str]:
-    return sorted({**_PRESETS, **(extra or {})})
+    return sorted(PRESETS.with_extra(extra))

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import SpecError, did_you_mean
+from ..errors import SpecError, check_keys
 from ..schema import level_label
 from .grid import SPEC_VERSION, TOP_KEYS, Grid
 
@@ -64,10 +64,7 @@ def load_spec_dict(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str,
         chain = " -> ".join(p.name for p in (*_stack, path))
         raise SpecError(f"include cycle: {chain}. Remove one of the includes.")
     data = _read(path)
-    for k in data:
-        if k not in TOP_KEYS:
-            raise SpecError(f"{path.name}: unknown key {k!r}.{did_you_mean(str(k), TOP_KEYS)} "
-                            f"Allowed: {', '.join(TOP_KEYS)}.")
+    check_keys(path.name, data, TOP_KEYS)
     version = data.get("restplus_spec")
     if version is None:
         raise SpecError(f"{path.name}: missing required key 'restplus_spec' (the format version). "

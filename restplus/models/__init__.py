@@ -23,43 +23,47 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..errors import ModelError, unknown_name
+from ..errors import ModelError
+from ..registry import Registry
 from .base import ModelAdapter, PixelBudgetWarning
 
-_REGISTRY: dict[str, str] = {
-    "hf": "restplus.models.hf:HFAdapter",
-    "openai": "restplus.models.openai_compat:OpenAICompatAdapter",
-    "reader": "restplus.models.reader:ReaderAdapter",
-    "echo-gold": "restplus.testing.fakes:EchoGold",
-    "always-wrong": "restplus.testing.fakes:AlwaysWrong",
-    "flaky": "restplus.testing.fakes:Flaky",
-    "counting": "restplus.testing.fakes:Counting",
-}
+
+def _check_target(name: str, target: str) -> None:
+    if not isinstance(target, str) or ":" not in target:
+        raise ModelError(f"adapter target {target!r} for {name!r} must look like 'package.module:ClassName'.")
+
+
+# Adapters are registered by import path, so `restplus evaluate --model NAME` imports only the
+# adapter it uses (torch, openai and tesseract stay unimported otherwise).
+ADAPTERS: Registry[str] = Registry("model adapter", ModelError, check=_check_target)
+for _name, _target in (
+    ("hf", "restplus.models.hf:HFAdapter"),
+    ("openai", "restplus.models.openai_compat:OpenAICompatAdapter"),
+    ("reader", "restplus.models.reader:ReaderAdapter"),
+    ("echo-gold", "restplus.testing.fakes:EchoGold"),
+    ("always-wrong", "restplus.testing.fakes:AlwaysWrong"),
+    ("flaky", "restplus.testing.fakes:Flaky"),
+    ("counting", "restplus.testing.fakes:Counting"),
+):
+    ADAPTERS.register(_name, _target)
 
 
 def names() -> list[str]:
     """Registered adapter names."""
-    return sorted(_REGISTRY)
+    return sorted(ADAPTERS)
 
 
-def register(name: str, target: str, *, replace: bool = False) -> None:
+def register(name: str, target: str, *, replace: bool = False) -> str:
     """Register an adapter class as ``"package.module:ClassName"`` (imported lazily by :func:`load`)."""
-    if ":" not in target:
-        raise ModelError(f"adapter target {target!r} for {name!r} must look like 'package.module:ClassName'.")
-    if name in _REGISTRY and not replace and _REGISTRY[name] != target:
-        raise ModelError(f"adapter name {name!r} is already registered to {_REGISTRY[name]!r}; "
-                         "pass replace=True to override it.")
-    _REGISTRY[name] = target
+    return ADAPTERS.register(name, target, replace=replace)
 
 
 def resolve(name: str) -> type[ModelAdapter]:
     """The adapter class registered as ``name`` (imports its module)."""
-    if name not in _REGISTRY:
-        raise unknown_name("model adapter", name, _REGISTRY)
-    module, attr = _REGISTRY[name].split(":")
+    module, attr = ADAPTERS[name].split(":")
     cls = getattr(importlib.import_module(module), attr)
     if not (isinstance(cls, type) and issubclass(cls, ModelAdapter)):
-        raise ModelError(f"registry entry {name!r} -> {_REGISTRY[name]!r} is not a ModelAdapter subclass.")
+        raise ModelError(f"registry entry {name!r} -> {ADAPTERS[name]!r} is not a ModelAdapter subclass.")
     return cls
 
 

@@ -25,10 +25,11 @@ in words and contain no example answer a model could copy.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..errors import ExtractionError, ProblemError, unknown_name
+from ..registry import Registry
 from .answer_parsers import parse_choice, parse_exact, parse_number_segment, parse_soe_segment
 from .base import Problem
 
@@ -126,48 +127,20 @@ def locate(output: str) -> tuple[str, str] | None:
 Extractor = Callable[[str, "Problem | None"], Extraction]
 
 
-class ExtractorRegistry(Mapping[str, Extractor]):
-    """Answer type → extractor. Looked up at call time, so registered extractors are used by
-    :func:`extract` and :func:`score`; unknown names get a did-you-mean."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, Extractor] = {}
-
-    def __getitem__(self, name: str) -> Extractor:
-        try:
-            return self._items[name]
-        except KeyError:
-            raise unknown_name("answer extractor", name, self._items) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def register(self, name: str, fn: Extractor, *, overwrite: bool = False) -> Extractor:
-        if not callable(fn):
-            raise ExtractionError(f"extractor {name!r} must be callable (output, problem) -> "
-                                  f"Extraction, got {type(fn).__name__}.")
-        if name in self._items and not overwrite:
-            raise ExtractionError(f"an extractor named {name!r} is already registered; pass "
-                                  "overwrite=True to replace it.")
-        self._items[name] = fn
-        return fn
-
-    def unregister(self, name: str) -> Extractor:
-        """Remove and return a registered extractor (unknown names get a did-you-mean)."""
-        fn = self[name]
-        del self._items[name]
-        return fn
+def _check_extractor(name: str, fn: Extractor) -> None:
+    if not callable(fn):
+        raise ExtractionError(f"extractor {name!r} must be callable (output, problem) -> "
+                              f"Extraction, got {type(fn).__name__}.")
 
 
-EXTRACTORS = ExtractorRegistry()
+# Answer type -> extractor, looked up at call time, so registered extractors are used by
+# :func:`extract` and :func:`score`.
+EXTRACTORS: Registry[Extractor] = Registry("answer extractor", ExtractionError, check=_check_extractor)
 
 
-def register_extractor(name: str, fn: Extractor, *, overwrite: bool = False) -> Extractor:
+def register_extractor(name: str, fn: Extractor, *, replace: bool = False) -> Extractor:
     """Register ``fn(output, problem_or_None) -> Extraction`` for an answer type."""
-    return EXTRACTORS.register(name, fn, overwrite=overwrite)
+    return EXTRACTORS.register(name, fn, replace=replace)
 
 
 def _from_parser(parse: Callable[[str, "Problem | None"], tuple[str | None, str]]) -> Extractor:

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..errors import RenderError, unknown_name
+from ..errors import RenderError
 from ..hashing import derive_seed
+from ..registry import Registry
 
 JPEG_SUBSAMPLING = "4:2:0"  # explicit: Pillow's default depends on quality presets
 
@@ -73,29 +74,25 @@ def _jpeg(im: Image.Image, quality: Any, seed: int, ctx: dict[str, Any]) -> tupl
                  "psnr_db": psnr(im, out)}
 
 
-_REGISTRY: list[Degradation] = [
+# Registration order is application order: geometry first, then blur, noise and compression last
+# (as a camera-then-codec pipeline would).
+DEGRADATIONS: Registry[Degradation] = Registry("degradation", RenderError)
+for _step in (
     Degradation("rotation", "rotation_deg", lambda v: bool(v), _rotate),
     Degradation("blur", "blur_sigma", lambda v: bool(v) and float(v) > 0, _blur),
     Degradation("noise", "noise_sigma", lambda v: bool(v) and float(v) > 0, _noise),
     Degradation("jpeg", "jpeg_quality", lambda v: v is not None, _jpeg),
-]
+):
+    DEGRADATIONS.register(_step.name, _step)
 
 
-def register_degradation(step: Degradation, *, before: str | None = None) -> None:
+def register_degradation(step: Degradation, *, before: str | None = None, replace: bool = False) -> Degradation:
     """Add a step (optionally before a named one); its ``param`` must appear in the render params."""
-    names = [d.name for d in _REGISTRY]
-    if step.name in names:
-        raise RenderError(f"degradation {step.name!r} is already registered.")
-    if before is None:
-        _REGISTRY.append(step)
-    elif before not in names:
-        raise unknown_name("degradation", before, names)
-    else:
-        _REGISTRY.insert(names.index(before), step)
+    return DEGRADATIONS.register(step.name, step, before=before, replace=replace)
 
 
 def degradation_names() -> list[str]:
-    return [d.name for d in _REGISTRY]
+    return DEGRADATIONS.names()
 
 
 def apply_degradations(im: Image.Image, params: dict[str, Any], seed: int,
@@ -103,7 +100,7 @@ def apply_degradations(im: Image.Image, params: dict[str, Any], seed: int,
     """Apply every active step in registry order. Returns the image and the applied-step records."""
     ctx = {"dpi": dpi, "bg": params.get("bg", (255, 255, 255))}
     steps: list[dict[str, Any]] = []
-    for d in _REGISTRY:
+    for d in DEGRADATIONS.values():
         value = params.get(d.param)
         if value is None or not d.active(value):
             continue

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from ..errors import SpecError, did_you_mean, unknown_name
+from ..errors import SpecError, check_keys, did_you_mean, unknown_name
 from ..hashing import digest
 from ..records import Decoding, ImagePart, Request, TextPart
 
@@ -179,9 +179,7 @@ class PromptSet:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PromptSet":
         allowed = ("version", "texts", "overrides", "ocr_first", "answer_suffix", "extractor_version")
-        for k in d:
-            if k not in allowed:
-                raise SpecError(f"prompt set: unknown key {k!r}.{did_you_mean(str(k), allowed)}")
+        check_keys("prompt set", d, allowed)
         texts = {**DEFAULT_TEXTS, **dict(d.get("texts") or {})}
         return cls(version=str(d.get("version", PROMPT_VERSION)), texts=tuple(texts.items()),
                    overrides=tuple(tuple(o) for o in d.get("overrides") or ()),  # type: ignore[misc]
@@ -230,10 +228,7 @@ def decoding_for(task: str, decoding: "Decoding | Mapping[str, Any] | None" = No
         if isinstance(chosen, Decoding):
             return chosen
         if isinstance(chosen, Mapping):
-            for k in chosen:
-                if k not in names:
-                    raise SpecError(f"decoding: unknown field {k!r}.{did_you_mean(str(k), names)} "
-                                    f"Fields: {', '.join(names)}.")
+            check_keys("decoding", chosen, names)
             d = dict(chosen)
             if "stop" in d:
                 d["stop"] = tuple(d["stop"])

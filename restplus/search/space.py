@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import RestplusError, SpecError, did_you_mean
+from ..errors import RestplusError, SpecError, check_keys, did_you_mean
 from ..grammar.factors import MODALITIES, Scalar, factor, get_kind, rgb
 from ..grammar.grid import Grid, ModalityPlan, RenderDefaults
 from ..grammar.layouts import Layout, get_layout
@@ -241,8 +241,7 @@ def space_from_dict(d: Mapping[str, Any], where: str = "space") -> Space:
         if k in _UNUSED_TOP:
             raise SpecError(f"{where}: {k!r} has no meaning in a search space (a search draws points, it does "
                             "not cross levels); remove it.")
-        if k not in TOP_KEYS:
-            raise SpecError(f"{where}: unknown key {k!r}.{did_you_mean(str(k), TOP_KEYS)}")
+    check_keys(where, d, TOP_KEYS)
     fdict = d.get("factors")
     if not isinstance(fdict, Mapping) or not fdict:
         raise SpecError(f"{where}: 'factors' must be a non-empty mapping of factor name to "
@@ -284,10 +283,7 @@ def _axis_from_dict(name: str, fd: Any, layouts: dict[str, Layout], where: str) 
     here = f"{where}: factors.{name}"
     if not isinstance(fd, Mapping):
         raise SpecError(f"{here} must be a mapping such as {{range: [low, high], reference: ...}}, got {fd!r}.")
-    for k in fd:
-        if k not in AXIS_KEYS:
-            raise SpecError(f"{here} has unknown key {k!r}.{did_you_mean(str(k), AXIS_KEYS)} "
-                            f"Allowed: {', '.join(AXIS_KEYS)}.")
+    check_keys(here, fd, AXIS_KEYS)
     modes = [m for m in MODES if m in fd]
     if len(modes) != 1:
         raise SpecError(f"{here} needs exactly one of {', '.join(MODES)}, got {modes or 'none'}.")
