@@ -16,12 +16,12 @@ import numpy as np
 import polars as pl
 from scipy.stats import ttest_rel
 from statsmodels.stats.contingency_tables import cochrans_q as sm_cochrans_q, mcnemar
-from statsmodels.stats.multitest import multipletests
 
 from restplus.errors import AnalysisError, did_you_mean, unknown_name
 from restplus.schema import level_label, match_level
 
 from ._common import check_gate_policy, ensure_single_model, prepare, warn
+from .multiplicity import adjust_pvalues, check_correction
 from .units import build_units, present_modalities
 
 # statsmodels' own rule of thumb: the chi-square approximation needs >= 25 discordant pairs
@@ -75,10 +75,7 @@ def mcnemar_pairs(table: Any, factors: Sequence[str] = (), pairs: Sequence[tuple
     pairs), ``n_pairs``, ``n_problems``, ``acc_a``, ``acc_b``, ``n_a_only`` (a correct, b wrong),
     ``n_b_only``, ``statistic``, ``p``, ``exact`` (bool), ``p_adj``.
     """
-    from .engine.factorial import CORRECTIONS
-
-    if correction not in CORRECTIONS:
-        raise unknown_name("correction", correction, CORRECTIONS)
+    check_correction(correction)
     if pairs is not None and modality is not None:
         modalities = [modality]
     units, mods = _units(table, factors, modalities, gate_policy, where, "mcnemar_pairs",
@@ -115,10 +112,8 @@ def mcnemar_pairs(table: Any, factors: Sequence[str] = (), pairs: Sequence[tuple
                                        "n_problems": pl.Int64, "acc_a": pl.Float64, "acc_b": pl.Float64,
                                        "n_a_only": pl.Int64, "n_b_only": pl.Int64, "statistic": pl.Float64,
                                        "p": pl.Float64, "exact": pl.Boolean})
-    method = CORRECTIONS[correction]
-    p = frame.get_column("p").to_numpy()
-    adj = multipletests(p, method=method)[1] if method and p.size else p
-    return frame.with_columns(pl.Series("p_adj", adj)).select(MCNEMAR_COLUMNS)
+    adj = adjust_pvalues(frame.get_column("p").to_numpy(), correction)
+    return frame.with_columns(pl.Series("p_adj", adj, dtype=pl.Float64).fill_nan(None)).select(MCNEMAR_COLUMNS)
 
 
 def _label(cond: Mapping[str, Any]) -> str:

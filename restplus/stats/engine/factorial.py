@@ -64,7 +64,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from statsmodels.stats.multitest import multipletests
 
 from restplus.errors import AnalysisError, unknown_name
 from restplus.schema import MODALITIES
@@ -80,6 +79,7 @@ from .._common import (
     warn,
     z_value,
 )
+from ..multiplicity import adjust_pvalues, check_correction
 from ..units import present_modalities
 from .degenerate import fit_problems
 from .design import GATE_COLUMN, Design, build_design, formula_text
@@ -89,7 +89,6 @@ from .model_rows import model_rows
 from .screen import screen, screen_interactions
 
 METHODS = ("gee-logit", "fe-logit")
-CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni", "none": None}
 COV_TYPES = ("auto", "robust", "bias_reduced", "naive")
 # Below this many problems the sandwich SE is too small; 'auto' switches to Mancl-DeRouen.
 FEW_CLUSTERS = 40
@@ -141,8 +140,7 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
     sink: list[str] = []
     if method not in METHODS:
         raise unknown_name("method", method, METHODS)
-    if correction not in CORRECTIONS:
-        raise unknown_name("correction", correction, CORRECTIONS)
+    check_correction(correction)
     if cov_type not in COV_TYPES:
         raise unknown_name("cov_type", cov_type, COV_TYPES)
     if not isinstance(interactions, int) or interactions < 1:
@@ -350,12 +348,7 @@ def _finish(rows: list[dict[str, Any]], correction: str) -> pl.DataFrame:
     for r in rows:
         r.setdefault("p_adj", None)
     frame = pl.DataFrame(rows, schema=schema).select(EFFECT_COLUMNS)
-    p = frame.get_column("p").to_numpy()
-    ok = np.isfinite(p)
-    adj = np.full(p.shape, np.nan)
-    method = CORRECTIONS[correction]
-    if ok.any():
-        adj[ok] = multipletests(p[ok], method=method)[1] if method else p[ok]
+    adj = adjust_pvalues(frame.get_column("p").to_numpy(), correction)
     return frame.with_columns(pl.Series("p_adj", adj).fill_nan(None))
 
 
