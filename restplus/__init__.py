@@ -20,13 +20,14 @@ _LAZY: dict[str, str] = {
     **{n: "restplus.errors" for n in (
         "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
         "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
-        "AnalysisError", "ExtractionError")},
+        "AnalysisError", "ExtractionError", "GenerateError", "VariantIndexError", "VariantKeyTypeError",
+        "RestplusWarning", "AnalysisWarning", "PixelBudgetWarning", "FewModelsWarning")},
     # grammar
     **{n: "restplus.grammar" for n in (
         "Factor", "FactorKind", "factor", "register_factor_kind", "kind_names", "text_color", "background",
         "dpi", "font", "font_size", "layout", "modality", "blur", "jpeg", "noise", "rotation",
         "Full", "OneAtATime", "Union", "Sample",
-        "Grid", "Cell", "RenderDefaults", "ModalityPlan", "variant_seed", "SPEC_VERSION",
+        "Grid", "Cell", "RenderDefaults", "RenderParams", "ModalityPlan", "variant_seed", "SPEC_VERSION",
         "Layout", "register_layout", "layout_names", "load_grid", "save_grid", "describe")},
     # records
     **{n: "restplus.records" for n in ("TextPart", "ImagePart", "Decoding", "Request", "Response")},
@@ -51,7 +52,7 @@ _LAZY: dict[str, str] = {
     **{n: "restplus.stats" for n in (
         "consistency", "effects", "EffectTable", "mcnemar_pairs", "cochran_q", "paired_ttest", "power_paired",
         "mcnemar_power", "minimal_counterfactual", "counterfactuals", "token_curve", "accuracy_table",
-        "gate_summary", "simulate_table", "AnalysisWarning")},
+        "gate_summary", "simulate_table")},
     **{n: "restplus.report" for n in ("write_report", "consistency_table", "write_effects")},
     # search mode (``rp.strategies`` holds the Hypothesis strategies)
     **{n: "restplus.search" for n in ("search", "SearchResult", "Space", "Axis", "load_space", "save_space",

@@ -70,6 +70,40 @@ class ExtractionError(RestplusError, ValueError):
     """An answer extractor was misconfigured (not: a model output that did not parse)."""
 
 
+class GenerateError(RestplusError, RuntimeError):
+    """Worker processes could not run (e.g. a script without an ``if __name__ == "__main__"`` guard)."""
+
+
+class VariantIndexError(RestplusError, IndexError):
+    """An index outside a VariantSet (also an IndexError, so ``for``-protocol code keeps working)."""
+
+
+class VariantKeyTypeError(RestplusError, TypeError):
+    """A VariantSet was indexed with something other than an int or a slice."""
+
+
+# ---------------------------------------------------------------------------------- warnings
+class RestplusWarning(UserWarning):
+    """Root of every warning restplus issues: ``warnings.simplefilter("error", rp.RestplusWarning)``
+    turns all of them into errors at once (e.g. in a CI job that must be clean)."""
+
+
+class AnalysisWarning(RestplusWarning):
+    """A degenerate or doubtful input the analysis worked around; the message says how."""
+
+
+class PixelBudgetWarning(RestplusWarning):
+    """Different input image sizes become the same processed size under the model's pixel budget.
+
+    Typical cause: a Qwen-style ``max_pixels`` that downsamples 100 DPI and 200 DPI renders of one
+    page to the same grid, so a DPI factor has no effect on what the model sees.
+    """
+
+
+class FewModelsWarning(RestplusWarning):
+    """A cross-model correlation rests on fewer than ``restplus.gap.measure.MIN_MODELS`` models."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean: x?' for the nearest valid names, or ''."""
     pool = sorted({str(c) for c in choices})

@@ -50,7 +50,6 @@ GATE_COLUMNS = ("ocr_text", "ocr_cer", "gate_passed")
 COVARIATE_COLUMNS = ("contrast_ratio", "x_height_px", "image_width_px", "image_height_px", "image_dpi",
                      "processed_width_px", "processed_height_px", "vision_tokens", "text_tokens")
 CALL_COLUMNS = ("response", "tokens_in", "tokens_out", "latency_s", "from_cache", "error")
-REQUIRED_FOR_ANALYSIS = ("problem_id", "modality", "answer", "correct")
 MODALITIES = ("text", "image", "mixed")
 ROLES = ("instruction", "context", "question", "choices")  # problem segment roles, in reading order
 

@@ -80,3 +80,28 @@ def test_analyse_and_report(tiny_run, tmp_path, capsys):
 def test_report_rejects_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "not an evaluated run folder" in capsys.readouterr().err
+
+
+def test_analyse_reference_override_as_the_spec_wrote_it(tiny_run, tmp_path, capsys):
+    _, _, run = tiny_run
+    tex = tmp_path / "eff.tex"
+    # 50.0 is the spec's int level 50 written as a float: matched, not refused
+    assert main(["analyse", str(run), "--gate-policy", "ignore", "--reference", "dpi=50.0", "--latex", str(tex)]) == 0
+    latex = tex.read_text()
+    assert "200" in latex and "50" in latex
+    capsys.readouterr()
+    assert main(["analyse", str(run), "--gate-policy", "ignore", "--reference", "dip=50"]) == 2
+    assert "Did you mean: dpi" in capsys.readouterr().err
+    assert main(["analyse", str(run), "--reference", "dpi"]) == 2
+    assert "FACTOR=LEVEL" in capsys.readouterr().err
+    assert main(["analyse", str(run), "--gate-policy", "ignore", "--reference", "dpi=75"]) == 2
+    assert "75" in capsys.readouterr().err
+
+
+def test_report_reference_override_changes_the_rows(tiny_run, tmp_path):
+    _, _, run = tiny_run
+    assert main(["report", str(run), "--out", str(tmp_path / "a"), "--gate-policy", "ignore",
+                 "--reference", "dpi=50"]) == 0
+    rows = pl.read_csv(tmp_path / "a" / "effects.csv")
+    dpi = rows.filter(pl.col("term") == "dpi")
+    assert dpi["level"].cast(pl.Utf8).to_list() == ["200"] and dpi["reference"].cast(pl.Utf8).to_list() == ["50"]

@@ -103,8 +103,8 @@ def test_render_params_resolve_levels_over_defaults():
                 render={"font": "Kalam", "font_size_pt": 14})
     c = next(c for c in g.cells() if c["dpi"] == 50 and c["text_color"] == "#ff0000")
     p = g.render_params(c)
-    assert p["dpi"] == 50 and p["fg"] == [255, 0, 0] and p["font"] == "Kalam" and p["font_size_pt"] == 14
-    assert p["bg"] == [255, 255, 255]
+    assert p.dpi == 50 and p.fg == (255, 0, 0) and p.font == "Kalam" and p.font_size_pt == 14
+    assert p.bg == (255, 255, 255) and p.to_dict()["fg"] == [255, 0, 0]
 
 
 def test_grid_repr_reproduces_the_call():

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from restplus import models
+from restplus.errors import PixelBudgetWarning
 from restplus.grammar.spec import load_grid
-from restplus.models.base import PixelBudgetWarning
 from restplus.problems import builtin_set
 from restplus.runner.evaluation import evaluate
 from restplus.testing import Counting, build_tiny_qwen2vl

@@ -21,7 +21,7 @@ def _collect() -> dict[str, Command]:
     for group in GROUPS:
         for c in group.COMMANDS:
             if c.name in out:  # two groups claiming one name is a programming error, caught by the tests
-                raise RuntimeError(f"CLI command {c.name!r} is declared twice")
+                raise RestplusError(f"CLI command {c.name!r} is declared twice; rename one of them.")
             out[c.name] = c
     return out
 

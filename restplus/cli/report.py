@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, unknown_name
 from ..schema import level_label
 from .base import Command
 
@@ -42,6 +42,23 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate-policy", default="exclude", choices=("exclude", "covariate", "ignore"))
     p.add_argument("--method", default="gee-logit", choices=("gee-logit", "fe-logit"))
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--reference", action="append", default=[], metavar="FACTOR=LEVEL",
+                   help="compare against this level instead of the spec's reference (repeatable); the level "
+                        "is matched as the spec wrote it, so dpi=200 and font_size=12.0 both work")
+
+
+def with_references(reference: dict[str, str], overrides: list[str], factors: list[str]) -> dict[str, str]:
+    """The manifests' references with ``FACTOR=LEVEL`` overrides from the command line."""
+    out = dict(reference)
+    for item in overrides:
+        name, sep, level = item.partition("=")
+        name, level = name.strip(), level.strip()
+        if not sep or not name or not level:
+            raise SpecError(f"--reference {item!r} must look like FACTOR=LEVEL, e.g. --reference dpi=200.")
+        if name not in factors:
+            raise unknown_name("factor for --reference", name, factors)
+        out[name] = level
+    return out
 
 
 def _analyse_args(p: argparse.ArgumentParser) -> None:
@@ -55,14 +72,18 @@ def run_analyse(args: argparse.Namespace) -> int:
     from ..stats import consistency, effects
 
     table, factors, reference = read_runs(args.runs)
+    reference = with_references(reference, args.reference, factors)
     models = table.get_column("model").unique(maintain_order=True).to_list() if "model" in table.columns else [None]
     for m in models:
         sub = table if m is None else table.filter(pl.col("model") == m)
         eff = effects(sub, factors, reference=reference, interactions=args.interactions, method=args.method,
                       gate_policy=args.gate_policy, seed=args.seed)
         print(f"== {m or 'run'}\n{eff}\n")
-        if args.latex:
-            Path(args.latex).write_text(eff.to_latex())
+        if args.latex:  # one file per model when there are several, so none overwrites another
+            path = Path(args.latex)
+            if len(models) > 1:
+                path = path.with_name(f"{path.stem}-{m}{path.suffix}")
+            path.write_text(eff.to_latex())
     metrics = consistency(table, factors, by=["model"] if "model" in table.columns else [], seed=args.seed)
     overall = metrics.filter(pl.col("scope") == "overall")
     with pl.Config(tbl_rows=60, tbl_cols=12):
@@ -80,6 +101,7 @@ def run_report(args: argparse.Namespace) -> int:
     from ..report.write import write_report
 
     table, factors, reference = read_runs(args.runs)
+    reference = with_references(reference, args.reference, factors)
     paths = write_report(table, args.out, factors=factors, reference=reference, name=args.name or Path(args.out).name,
                          interactions=args.interactions, method=args.method, gate_policy=args.gate_policy,
                          seed=args.seed)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..errors import AnalysisError, did_you_mean
+from ..errors import AnalysisError, FewModelsWarning, did_you_mean
 from ..hashing import derive_seed
 from .extract import LayerMeans, extract_means, gap_pairs
 
@@ -49,10 +49,6 @@ CURVE_COLUMNS = ("model", "layer", "cos_mean", "cos_ci_low", "cos_ci_high", "cos
                  "i2t_r1", "i2t_r5", "t2i_r1", "t2i_r5", "n_items")
 SUMMARY_METRICS = ("cos_max", "cos_gain_max", "i2t_r1_max", "t2i_r1_max")
 MIN_MODELS = 5  # below this a cross-model correlation is reported with an explicit caveat
-
-
-class FewModelsWarning(UserWarning):
-    """A cross-model correlation rests on fewer than :data:`MIN_MODELS` models."""
 
 
 # ---------------------------------------------------------------- math on (items x hidden) matrices

@@ -24,12 +24,13 @@ from .factors import (
 )
 from .grid import SPEC_VERSION, Cell, Grid, ModalityPlan, RenderDefaults, variant_seed
 from .layouts import Layout, get_layout, layout_names, register_layout
+from .params import RenderParams
 from .spec import describe, load_grid, load_spec_dict, save_grid
 
 __all__ = [
     "Cell", "Factor", "FactorKind", "Full", "Grid", "Layout", "ModalityPlan", "OneAtATime", "RenderDefaults",
-    "SPEC_VERSION", "Sample", "Union", "background", "blur", "describe", "design_from_spec", "dpi", "factor",
-    "font", "font_size", "get_kind", "get_layout", "jpeg", "kind_names", "layout", "layout_names", "load_grid",
-    "load_spec_dict", "modality", "noise", "register_factor_kind", "register_layout", "rotation", "save_grid",
-    "text_color", "variant_seed"
+    "RenderParams", "SPEC_VERSION", "Sample", "Union", "background", "blur", "describe", "design_from_spec", "dpi",
+    "factor", "font", "font_size", "get_kind", "get_layout", "jpeg", "kind_names", "layout", "layout_names",
+    "load_grid", "load_spec_dict", "modality", "noise", "register_factor_kind", "register_layout", "rotation",
+    "save_grid", "text_color", "variant_seed"
 ]

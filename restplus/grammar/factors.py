@@ -191,9 +191,6 @@ class Factor:
     def params(self, value: Scalar) -> dict[str, Any]:
         return get_kind(self.kind).resolve(value)
 
-    def label(self, value: Scalar) -> str:
-        return str(value)
-
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"levels": list(self.levels), "reference": self.reference}
         if self.kind != self.name:

@@ -10,29 +10,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..errors import DesignError, RestplusError, SpecError, check_keys, did_you_mean
+from ..errors import DesignError, RestplusError, SpecError, check_keys, did_you_mean, unknown_name
 from ..hashing import derive_seed, digest
 from ..schema import ROLES, level_label
 from . import factors as _factors
 from .designs import Full, design_from_spec
 from .factors import MODALITIES, Factor, Scalar, factor, get_kind, rgb
 from .layouts import Layout, get_layout
+from .params import BASE, RenderParams
 
 SPEC_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
 class RenderDefaults:
-    """Render settings used for every factor the grid does not vary."""
+    """Render settings used for every factor the grid does not vary (the spec's ``render:`` section).
 
-    font: str = "DejaVu Sans"
-    font_size_pt: float = 12.0
-    dpi: int = 200
-    text_color: str = "black"
-    background: str = "white"
-    layout: str = "plain"
-    backend: str = "pillow"
-    fallback_fonts: tuple[str, ...] = ()  # declared glyph fallbacks, recorded when used
+    Defaults come from :data:`restplus.grammar.params.BASE`, the one copy of them. Colours stay
+    colour *names* here because the spec (and so the spec hash) records what the user wrote.
+    """
+
+    font: str = BASE.font
+    font_size_pt: float = BASE.font_size_pt
+    dpi: int = BASE.dpi
+    text_color: str = "black"  # tuple(rgb("black")) == BASE.fg
+    background: str = "white"  # tuple(rgb("white")) == BASE.bg
+    layout: str = BASE.layout
+    backend: str = BASE.backend
+    fallback_fonts: tuple[str, ...] = BASE.fallback_fonts  # declared glyph fallbacks, recorded when used
 
     def __post_init__(self) -> None:
         for key, kind in (("font", "font"), ("font_size_pt", "font_size"), ("dpi", "dpi"),
@@ -52,6 +57,12 @@ class RenderDefaults:
     def from_dict(cls, d: dict[str, Any]) -> "RenderDefaults":
         check_keys("render", d, [f.name for f in fields(cls)])
         return cls(**d)
+
+    def params(self, modality: str = BASE.modality) -> RenderParams:
+        """These defaults as resolved render params for a cell of ``modality`` (no degradation)."""
+        return RenderParams(font=self.font, font_size_pt=self.font_size_pt, dpi=self.dpi, fg=rgb(self.text_color),
+                            bg=rgb(self.background), layout=self.layout, backend=self.backend,
+                            fallback_fonts=self.fallback_fonts, modality=modality)
 
 
 DEFAULT_IMAGE_ROLES = {"image": ("context", "question", "choices"), "mixed": ("context",)}
@@ -121,7 +132,7 @@ class Cell:
     def __getitem__(self, name: str) -> Scalar | None:
         d = dict(self.assignment)
         if name not in d:
-            raise KeyError(name)
+            raise unknown_name("factor of this cell", name, d)
         return d[name]
 
     def as_dict(self) -> dict[str, Scalar | None]:
@@ -268,19 +279,19 @@ class Grid:
         raise SpecError(f"grid {self.name!r} has no cell {cell_id!r}."
                         f"{did_you_mean(cell_id, [c.cell_id for c in self._cells])}")
 
-    def render_params(self, cell: Cell) -> dict[str, Any]:
-        """Resolved render parameters for a cell: defaults overridden by the cell's levels."""
-        r = self.render
-        p: dict[str, Any] = {"font": r.font, "font_size_pt": r.font_size_pt, "dpi": r.dpi,
-                             "fg": rgb(r.text_color), "bg": rgb(r.background), "layout": r.layout,
-                             "backend": r.backend, "fallback_fonts": list(r.fallback_fonts),
-                             "blur_sigma": 0.0, "jpeg_quality": None, "noise_sigma": 0.0, "rotation_deg": 0.0,
-                             "modality": cell.modality}
+    def render_params(self, cell: Cell) -> RenderParams:
+        """Resolved render parameters for a cell: defaults overridden by the cell's levels.
+
+        Levels apply in factor order, later ones winning; keys a custom factor kind resolves to
+        land in ``RenderParams.extra``. ``.to_dict()`` is the dict recorded in provenance.
+        """
         by_name = {f.name: f for f in self.factors}
+        changes: dict[str, Any] = {}
         for name, value in cell.assignment:
             if value is not None:
-                p.update(by_name[name].params(value))
-        return p
+                changes.update(by_name[name].params(value))
+        # One validated copy instead of one per level: same result, later levels still win.
+        return self.render.params(cell.modality).replace(**changes)
 
     @property
     def spec_hash(self) -> str:

@@ -23,9 +23,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import ModelError, PixelBudgetWarning
 from ..registry import Registry
-from .base import ModelAdapter, PixelBudgetWarning
+from .base import ModelAdapter
 
 
 def _check_target(name: str, target: str) -> None:

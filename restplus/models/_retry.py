@@ -93,5 +93,5 @@ def classify(exc: BaseException) -> Failure | None:
     return None
 
 
-class MalformedResponse(Exception):
+class MalformedResponse(ModelError):
     """A 200 answer that parsed but lacks what a chat completion must have (choices, message)."""

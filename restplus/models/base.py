@@ -27,14 +27,6 @@ from ..errors import BudgetExceeded
 from ..records import Request, Response
 
 
-class PixelBudgetWarning(UserWarning):
-    """Different input image sizes become the same processed size under the model's pixel budget.
-
-    Typical cause: a Qwen-style ``max_pixels`` that downsamples 100 DPI and 200 DPI renders of one
-    page to the same grid, so a DPI factor has no effect on what the model sees.
-    """
-
-
 class ModelAdapter(ABC):
     """Base class of all model adapters; see the module docstring for the contract."""
 

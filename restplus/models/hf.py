@@ -28,10 +28,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import ModelError, PixelBudgetWarning
 from ..records import Decoding, Request, Response
 from . import _hf_load as L
-from .base import ModelAdapter, PixelBudgetWarning, check_indices, package_versions
+from .base import ModelAdapter, check_indices, package_versions
 from .hf_states import HiddenStates, hidden_states_of
 
 Size = tuple[int, int]  # (width, height)

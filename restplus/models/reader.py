@@ -122,7 +122,7 @@ class ReaderAdapter(ModelAdapter):
 
     def ocr(self, png: bytes) -> str:
         """Transcription of one PNG (memoised by sha256: the OCR and the solve request of one variant
-        read the same image, and tesseract is deterministic); raises RuntimeError on failure."""
+        read the same image, and tesseract is deterministic); raises ModelError on failure."""
         key = hashlib.sha256(png).hexdigest()
         with self._memo_lock:
             if key in self._memo:
@@ -155,9 +155,9 @@ class ReaderAdapter(ModelAdapter):
         try:
             out = subprocess.run(args, input=png, capture_output=True, env=self.env, timeout=self.timeout_s)
         except subprocess.TimeoutExpired as exc:
-            raise RuntimeError(f"tesseract timed out after {self.timeout_s} s") from exc
+            raise ModelError(f"tesseract timed out after {self.timeout_s} s") from exc
         if out.returncode != 0:
-            raise RuntimeError(f"tesseract exit {out.returncode}: {out.stderr.decode(errors='replace').strip()[:300]}")
+            raise ModelError(f"tesseract exit {out.returncode}: {out.stderr.decode(errors='replace').strip()[:300]}")
         return out.stdout.decode("utf-8", errors="replace").rstrip()
 
     def _one(self, request: Request, kind: str, answer_type: str | None, solve) -> Response:
@@ -174,7 +174,7 @@ class ReaderAdapter(ModelAdapter):
                     pieces.append(self.ocr(part.png))
                 elif kind == "solve":
                     pieces.append(part.text)
-        except (RuntimeError, OSError) as exc:  # tesseract failure, unreadable PNG
+        except (ModelError, OSError) as exc:  # tesseract failure, unreadable PNG
             return Response(error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - t0)
         text = "\n".join(pieces)
         finish = "stop"

@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from fractions import Fraction
 
+from ..errors import RestplusError
+
 # Unicode dashes and minus signs that OCR and models emit for "-". Mapping them is a glyph
 # equivalence, not a guess about content.
 DASHES = "\u2212\u2012\u2013\u2014\u2010\u2011\ufe63\uff0d"
@@ -32,7 +34,7 @@ _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _MIXED = re.compile(r"(?<![\w.^/])(?P<sign>-\s?)?(?P<whole>\d+)\s+(?P<n>\d+)\s*/\s*(?P<d>\d+)(?![\d/])")
 
 
-class _Invalid(Exception):
+class _Invalid(RestplusError):  # internal: always caught in this module
     """A token looks like a number but is malformed (e.g. '1,2'): never guessed."""
 
 

@@ -118,7 +118,7 @@ class ProblemSet(Sequence[Problem]):
         return iter(self.problems)
 
 
-class _RowFail(Exception):
+class _RowFail(ProblemError):  # internal: caught per row and reported with its line
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(message)
         self.field = field_name

@@ -8,10 +8,11 @@ physical covariates and full provenance. Turning a problem into a variant lives 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from ..grammar.factors import rgb
 from ..grammar.grid import Grid
+from ..grammar.params import BASE, RenderParams
 from .degrade import Degradation, apply_degradations, degradation_names, register_degradation
 from .fonts import FontInfo, FontManifest, default_manifest, missing_glyphs, resolve_font
 from .functional import contrast_ratio
@@ -22,23 +23,16 @@ __all__ = ["render_text", "render_image", "layout_only", "resolve_font", "missin
            "FontInfo", "FontManifest", "default_manifest", "contrast_ratio", "RenderedImage",
            "Degradation", "register_degradation", "degradation_names", "apply_degradations", "grid_fonts"]
 
-DEFAULT_TEXT_PARAMS: dict[str, Any] = {
-    "font": "DejaVu Sans", "font_size_pt": 12.0, "dpi": 200, "fg": [0, 0, 0], "bg": [255, 255, 255],
-    "layout": "plain", "backend": "pillow", "fallback_fonts": [], "blur_sigma": 0.0, "jpeg_quality": None,
-    "noise_sigma": 0.0, "rotation_deg": 0.0, "modality": "image"}
-
-
-def render_text(text: str, params: dict[str, Any] | None = None, seed: int = 0, **overrides: Any) -> RenderedImage:
+def render_text(text: str, params: RenderParams | Mapping[str, Any] | None = None, seed: int = 0,
+                **overrides: Any) -> RenderedImage:
     """Render an ad-hoc string (for ``restplus show`` and notebooks).
 
-    ``params`` are render params as from ``grid.render_params(cell)``; missing keys take the paper's
-    defaults (DejaVu Sans 12 pt, 200 DPI, black on white, plain layout). Keyword overrides win,
-    e.g. ``render_text("x + 1 = 3", dpi=50, font="Kalam")``.
+    ``params`` are render params as from ``grid.render_params(cell)`` (a RenderParams or a mapping);
+    missing keys take the paper's defaults, :data:`restplus.grammar.params.BASE` (DejaVu Sans 12 pt,
+    200 DPI, black on white, plain layout). Keyword overrides win, e.g.
+    ``render_text("x + 1 = 3", dpi=50, font="Kalam")``; ``fg``/``bg`` may be CSS names or hex codes.
     """
-    p = {**DEFAULT_TEXT_PARAMS, **(params or {}), **overrides}
-    for key in ("fg", "bg"):
-        if isinstance(p[key], str):  # convenience: CSS names and hex codes, as in grid levels
-            p[key] = rgb(p[key])
+    p = RenderParams.coerce(params or BASE).replace(**overrides)
     return render_image(text, p, seed, roles=("question",))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ..errors import RenderError
+from ..grammar.params import BASE, RenderParams
 from ..hashing import derive_seed
 from ..registry import Registry
 
@@ -95,10 +96,14 @@ def degradation_names() -> list[str]:
     return DEGRADATIONS.names()
 
 
-def apply_degradations(im: Image.Image, params: dict[str, Any], seed: int,
+def apply_degradations(im: Image.Image, params: RenderParams | Mapping[str, Any], seed: int,
                        dpi: int) -> tuple[Image.Image, list[dict[str, Any]]]:
-    """Apply every active step in registry order. Returns the image and the applied-step records."""
-    ctx = {"dpi": dpi, "bg": params.get("bg", (255, 255, 255))}
+    """Apply every active step in registry order. Returns the image and the applied-step records.
+
+    Each step reads its value with ``params.get(step.param)``: a RenderParams finds built-in fields
+    and the extras of custom kinds alike; a plain mapping works the same way.
+    """
+    ctx = {"dpi": dpi, "bg": params.get("bg", BASE.bg)}
     steps: list[dict[str, Any]] = []
     for d in DEGRADATIONS.values():
         value = params.get(d.param)

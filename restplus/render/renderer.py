@@ -8,11 +8,13 @@ are cached per process, so rendering many variants costs little more than drawin
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image
 
 from ..grammar.layouts import Layout, get_layout
+from ..grammar.params import RenderParams
 from ..hashing import sha256_bytes
 from .degrade import apply_degradations
 from .fonts import FontManifest, check_drawable, glyph_plan, resolve_font, vmetrics
@@ -60,28 +62,30 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(params.items())}
 
 
-def render_image(text: str, params: dict[str, Any], seed: int, *, layout: Layout | None = None,
+def render_image(text: str, params: RenderParams | Mapping[str, Any], seed: int, *, layout: Layout | None = None,
                  layouts: dict[str, Layout] | None = None, roles: tuple[str, ...] = (),
                  manifest: FontManifest | None = None, problem_id: str | None = None, cell: Any = None,
                  context: str | None = None, variant_seed: int | None = None) -> RenderedImage:
     """Render ``text`` with resolved render ``params`` (as from ``grid.render_params(cell)``).
 
-    ``layout`` overrides the preset named by ``params['layout']`` (looked up in ``layouts`` and the
+    ``params`` is a RenderParams or a mapping of its keys (missing keys take the defaults).
+    ``layout`` overrides the preset named by ``params.layout`` (looked up in ``layouts`` and the
     registered presets). ``seed`` drives the random degradation steps; ``variant_seed`` is only
     recorded. Errors are RenderError subclasses whose message starts with the problem id and cell.
     """
     where = where_prefix(problem_id, cell, context)
-    backend = params.get("backend", "pillow")
+    params = RenderParams.coerce(params)
+    backend = params.backend
     if backend not in BACKENDS:
         from ..errors import unknown_name
 
         raise unknown_name("render backend", backend, BACKENDS)
-    lay = layout if layout is not None else get_layout(params.get("layout", "plain"), layouts)
-    dpi = int(params["dpi"])
-    size_pt = float(params["font_size_pt"])
-    fg, bg = tuple(int(v) for v in params["fg"]), tuple(int(v) for v in params["bg"])
-    font = resolve_font(params["font"], manifest)
-    fallbacks = tuple(resolve_font(n, manifest) for n in params.get("fallback_fonts") or ())
+    lay = layout if layout is not None else get_layout(params.layout, layouts)
+    dpi = int(params.dpi)
+    size_pt = float(params.font_size_pt)
+    fg, bg = params.fg, params.bg
+    font = resolve_font(params.font, manifest)
+    fallbacks = tuple(resolve_font(n, manifest) for n in params.fallback_fonts)
     check_drawable(text, where)
     plan = glyph_plan(text, font, fallbacks, where)
     page = layout_page(text, font, size_pt, lay, plan, where)
@@ -109,7 +113,7 @@ def render_image(text: str, params: dict[str, Any], seed: int, *, layout: Layout
     prov = provenance_record(
         font={**font.to_dict(), "x_height_source": vm.x_height_source},
         fallbacks_used={ch: f.family for ch, f in sorted(plan.items())}, backend=backend, seed=seed,
-        params=_jsonable(params), layout=lay.to_dict(), steps=steps,
+        params=_jsonable(params.to_dict()), layout=lay.to_dict(), steps=steps,
         extra={"variant_seed": variant_seed, "clean_size": list(clean_size),
                "page_pt": [round(page.width_pt, 4), round(page.height_pt, 4)], **extra})
     return RenderedImage(png=png, sha256=sha256_bytes(png), pixel_sha256=sha256_bytes(im.tobytes()),
@@ -118,12 +122,13 @@ def render_image(text: str, params: dict[str, Any], seed: int, *, layout: Layout
                          provenance=tuple(sorted(prov.items())))
 
 
-def layout_only(text: str, params: dict[str, Any], *, layout: Layout | None = None,
+def layout_only(text: str, params: RenderParams | Mapping[str, Any], *, layout: Layout | None = None,
                 layouts: dict[str, Layout] | None = None, manifest: FontManifest | None = None) -> PageLayout:
     """The page layout (in points) without drawing: line breaks, positions, reading-order text."""
-    lay = layout if layout is not None else get_layout(params.get("layout", "plain"), layouts)
-    font = resolve_font(params["font"], manifest)
-    fallbacks = tuple(resolve_font(n, manifest) for n in params.get("fallback_fonts") or ())
+    params = RenderParams.coerce(params)
+    lay = layout if layout is not None else get_layout(params.layout, layouts)
+    font = resolve_font(params.font, manifest)
+    fallbacks = tuple(resolve_font(n, manifest) for n in params.fallback_fonts)
     check_drawable(text)
     plan = glyph_plan(text, font, fallbacks)
-    return layout_page(text, font, float(params["font_size_pt"]), lay, plan)
+    return layout_page(text, font, float(params.font_size_pt), lay, plan)

@@ -18,10 +18,10 @@ from typing import Any
 
 import polars as pl
 
-from restplus.errors import AnalysisError
+from restplus.errors import AnalysisError, AnalysisWarning
 from restplus.report import plots
 from restplus.stats import EffectTable, _format as fmt, accuracy_table, consistency, effects, gate_summary, token_curve
-from restplus.stats._common import AnalysisWarning, to_polars
+from restplus.stats._common import to_polars
 
 _HEADLINE = ("rer", "cfr", "mmc", "acc_text", "acc_image", "acc_mixed")
 _LABELS = {"rer": "RER", "cfr": "CFR", "mmc": "MMC", "acc_text": "Text acc.", "acc_image": "Image acc.",

@@ -13,7 +13,6 @@ transcriptions with the OCR gate (:mod:`restplus.runner.gate`), and the table is
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from .manifest import (
 from .prompts import PromptSet, as_prompts, build_requests, decoding_for
 from .rows import RowSpec, raw_rows, rescore, score_rows, write_outputs, write_problems
 
-__all__ = ["evaluate", "rescore", "RunResult", "copy_run", "read_manifest"]
+__all__ = ["evaluate", "rescore", "RunResult", "read_manifest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,10 +375,4 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
         bar.close()
         if own_cache:
             rc.close()
-
-
-def copy_run(src: str | Path, dst: str | Path) -> Path:
-    """Copy a run folder (cache included), e.g. to rescore with other settings without touching it."""
-    shutil.copytree(src, dst)
-    return Path(dst)
 

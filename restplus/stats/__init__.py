@@ -8,7 +8,7 @@ work the same way.
 
 from __future__ import annotations
 
-from ._common import AnalysisWarning
+from ..errors import AnalysisWarning
 from .counterfactual import Counterfactual, counterfactuals, minimal_counterfactual
 from .engine.effect_table import EffectTable
 from .engine.factorial import effects

@@ -12,7 +12,6 @@ Every public function of :mod:`restplus.stats` accepts the long per-sample table
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,16 +19,12 @@ from typing import Any, Literal
 
 import polars as pl
 
-from restplus.errors import AnalysisError, did_you_mean, unknown_name
+from restplus.errors import AnalysisError, AnalysisWarning, did_you_mean, unknown_name
 from restplus.schema import MODALITIES, level_label, match_level
 
 GatePolicy = Literal["exclude", "ignore", "covariate"]
 GATE_POLICIES = ("exclude", "ignore", "covariate")
 VISUAL = ("image", "mixed")
-
-
-class AnalysisWarning(UserWarning):
-    """A degenerate or doubtful input the analysis worked around; the message says how."""
 
 
 def warn(message: str, sink: list[str] | None = None) -> None:
@@ -263,7 +258,3 @@ def z_value(ci: float) -> float:
     if not 0 < ci < 1:
         raise AnalysisError(f"ci must be a coverage level in (0, 1) such as 0.95, got {ci!r}.")
     return float(norm.ppf(0.5 + ci / 2))
-
-
-def is_finite(x: float) -> bool:
-    return x is not None and math.isfinite(x)

@@ -40,7 +40,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from .. import __version__
-from ..errors import CacheMismatchError, ProblemError, RestplusError, SpecError
+from ..errors import CacheMismatchError, GenerateError, ProblemError, SpecError
 from ..grammar.grid import Grid, variant_seed
 from ..grammar.spec import save_grid
 from ..problems.base import Problem
@@ -61,11 +61,6 @@ from .runfolder import (
     table_schema,
     variant_row,
 )
-
-
-class GenerateError(RestplusError, RuntimeError):
-    """Worker processes could not run (e.g. a script without an ``if __name__ == "__main__"`` guard)."""
-
 
 CHUNK_SIZE = 32  # variants per task: large enough to amortise IPC, small enough for a smooth bar
 MERGE_ROWS = 1024  # rows buffered per write while merging parts into variants.parquet

@@ -22,20 +22,20 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from ..errors import DesignError, ProblemError, RestplusError, SpecError, did_you_mean, unknown_name
+from ..errors import (
+    DesignError,
+    ProblemError,
+    SpecError,
+    VariantIndexError,
+    VariantKeyTypeError,
+    did_you_mean,
+    unknown_name,
+)
 from ..grammar.grid import Cell, Grid, variant_seed
 from ..hashing import derive_seed
 from ..problems.base import Problem, Segment
 from ..schema import level_label, match_level
 from .variant import Variant
-
-
-class VariantIndexError(RestplusError, IndexError):
-    """An index outside a VariantSet (also an IndexError, so ``for``-protocol code keeps working)."""
-
-
-class VariantKeyTypeError(RestplusError, TypeError):
-    """A VariantSet was indexed with something other than an int or a slice."""
 
 
 class VariantSet:

@@ -34,7 +34,7 @@ def realize(problem: Problem, grid: Grid, cell: Cell, seed: int, *, problem_cont
     """
     params = grid.render_params(cell)
     layouts = dict(grid.layouts)
-    layout = get_layout(params["layout"], layouts)
+    layout = get_layout(params.layout, layouts)
     parts: list[Part] = []
     images: list[RenderedImage] = []
     for block in split_blocks(problem, grid.modalities, cell.modality):
