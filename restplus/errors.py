@@ -133,3 +133,17 @@ def check_keys(where: str, mapping: Iterable[object], allowed: Iterable[str]) ->
         if k not in pool:
             raise SpecError(f"{where}: unknown key {k!r}.{did_you_mean(str(k), pool)} "
                             f"Allowed: {', '.join(sorted(pool))}.")
+
+
+def expect_number(where: str, value: object, *, integer: bool = False, optional: bool = False) -> None:
+    """Refuse a spec value that is not a number (bools and numeric strings included), naming it.
+
+    Comparisons on a wrong type would otherwise surface as "'<' not supported ..." from deep inside.
+    """
+    if optional and value is None:
+        return
+    ok = (isinstance(value, int) if integer else isinstance(value, (int, float))) and not isinstance(value, bool)
+    if not ok:
+        kind = "an integer" if integer else "a number"
+        raise SpecError(f"{where}={value!r} must be {kind} (got {type(value).__name__}); write it without quotes, "
+                        f"e.g. {where.rsplit('.', 1)[-1].split()[-1]}: {1 if integer else 0.5}.")

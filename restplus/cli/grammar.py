@@ -12,11 +12,17 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from ..errors import RestplusError
     from ..grammar.spec import load_grid
+    from ..render import grid_fonts
 
     for path in args.spec:
         g = load_grid(path)
-        print(f"{path}: ok — {g.n_cells} cells, spec_hash {g.spec_hash}")
+        try:  # fonts are checked here, not first at render time: a typo fails before any work
+            fonts = grid_fonts(g)
+        except RestplusError as exc:
+            raise type(exc)(f"{path}: {exc}") from None
+        print(f"{path}: ok — {g.n_cells} cells, {len(fonts)} fonts verified, spec_hash {g.spec_hash}")
     return 0
 
 

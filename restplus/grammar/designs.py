@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError, check_keys, did_you_mean
+from ..errors import SpecError, check_keys, did_you_mean, expect_number
 from ..hashing import canonical_json, derive_seed
 
 if TYPE_CHECKING:
@@ -116,6 +116,9 @@ class Sample:
     of: Any = Full()
 
     def __post_init__(self) -> None:
+        expect_number("design sample n", self.n, integer=True, optional=True)
+        expect_number("design sample fraction", self.fraction, optional=True)
+        expect_number("design sample seed", self.seed, integer=True)
         if (self.n is None) == (self.fraction is None):
             raise SpecError("design sample needs exactly one of n or fraction, e.g. {type: sample, n: 20, seed: 1}.")
         if self.n is not None and (isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1):

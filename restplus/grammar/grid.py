@@ -46,6 +46,9 @@ class RenderDefaults:
         if self.backend not in ("pillow", "cairosvg"):
             raise SpecError(f"render.backend={self.backend!r} must be 'pillow' or 'cairosvg'."
                             f"{did_you_mean(self.backend, ('pillow', 'cairosvg'))}")
+        if isinstance(self.fallback_fonts, str) or not all(isinstance(f, str) for f in self.fallback_fonts):
+            raise SpecError(f"render.fallback_fonts={self.fallback_fonts!r} must be a list of font family names, "
+                            "e.g. fallback_fonts: [DejaVu Sans].")
         object.__setattr__(self, "fallback_fonts", tuple(self.fallback_fonts))
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,6 +176,11 @@ class Grid:
                  description: str = "", render: RenderDefaults | dict | None = None,
                  modalities: ModalityPlan | dict | None = None, layouts: dict[str, Layout] | None = None):
         set_ = object.__setattr__
+        if not isinstance(name, str) or not name.strip():
+            raise SpecError(f"grid name={name!r} must be a non-empty string, e.g. name: my_study.")
+        if not isinstance(description, str):
+            raise SpecError(f"grid description must be a string, got {type(description).__name__} {description!r}; "
+                            "quote it or use a YAML block (description: |).")
         if len(factors) == 1 and isinstance(factors[0], (list, tuple)):
             factors = tuple(factors[0])
         for f in factors:
@@ -386,7 +394,7 @@ def _grid_from_dict(d: dict[str, Any], where: str) -> Grid:
         if not isinstance(exclude, list):
             raise SpecError(f"{where}: 'exclude' must be a list of partial assignments, got {exclude!r}.")
         return Grid(*fs, design=design_from_spec(d.get("design"), f"{where}: design"), exclude=exclude,
-                    name=str(d.get("name", "grid")), description=str(d.get("description", "")),
+                    name=d.get("name", "grid"), description=d.get("description", ""),
                     render=RenderDefaults.from_dict(d.get("render") or {}),
                     modalities=ModalityPlan.from_dict(d.get("modalities") or {}), layouts=layouts)
     except RestplusError:

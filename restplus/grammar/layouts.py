@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..errors import SpecError, check_keys, did_you_mean, unknown_name
+from ..errors import SpecError, check_keys, did_you_mean, expect_number, unknown_name
 from ..registry import Registry
 
 ALIGNS = ("left", "center", "justify")
@@ -41,6 +41,9 @@ class Layout:
     max_height_in: float | None = 22.0
 
     def __post_init__(self) -> None:
+        for name in ("page_width_in", "margin_in", "line_spacing", "column_gap_in", "max_height_in"):
+            expect_number(f"layout {name}", getattr(self, name), optional=name == "max_height_in")
+        expect_number("layout columns", self.columns, integer=True)
         if not (1.0 <= self.page_width_in <= 40.0):
             raise SpecError(f"layout page_width_in={self.page_width_in!r} is outside [1, 40] inches.")
         if not (0.0 <= self.margin_in < self.page_width_in / 2):

@@ -15,7 +15,9 @@ Format (``restplus_spec: 1``)::
     design: {type: union, arms: [[font, dpi], [text_color]]}
     exclude: [{modality: mixed, dpi: 50}]
 
-Only ``yaml.safe_load`` is used, so tags that would construct Python objects are rejected.
+Only a ``yaml.SafeLoader`` is used, so tags that would construct Python objects are rejected. It is
+stricter than ``safe_load``: aliases (``*name``) and duplicate keys are errors, nesting too deep for
+the parser is a SpecError (not a RecursionError), and a file above :data:`MAX_SPEC_BYTES` is refused.
 """
 
 from __future__ import annotations
@@ -30,21 +32,75 @@ from ..errors import SpecError, check_keys
 from ..schema import level_label
 from .grid import SPEC_VERSION, TOP_KEYS, Grid
 
+MAX_SPEC_BYTES = 1_000_000  # a spec is a page of settings; anything larger is a mistake
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """safe_load, stricter: no aliases (an alias bomb expands to gigabytes), no duplicate keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise SpecError(f"line {mark.line + 1}: YAML aliases (*name) are not allowed in spec files; write "
+                            "the value out, or share settings with include:.")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:
+                raise SpecError(f"line {line}: a mapping key must be a plain value, got {key!r}.") from None
+            if first is not None:
+                raise SpecError(f"line {line}: duplicate key {key!r} (first written on line {first}); the "
+                                "last one would silently win. Keep one.")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise SpecError(f"duplicate key {k!r}; the last one would silently win. Keep one.")
+        out[k] = v
+    return out
+
 
 def _read(path: Path) -> dict[str, Any]:
     try:
+        if path.is_dir():
+            raise SpecError(f"spec file {str(path)!r} is a directory; name a .yaml or .json file in it.")
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"spec file {str(path)!r} is {path.stat().st_size} bytes, above the limit of "
+                            f"{MAX_SPEC_BYTES}; a spec holds settings, not data (problems go in a problem file).")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"spec file {str(path)!r} does not exist; check the path.") from None
     except UnicodeDecodeError as exc:
         raise SpecError(f"spec file {str(path)!r} is not valid UTF-8 ({exc.reason}).") from None
+    except OSError as exc:
+        raise SpecError(f"spec file {str(path)!r} cannot be read ({exc.strerror or exc}).") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text, object_pairs_hook=_json_pairs) if path.suffix == ".json" else \
+            yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - _SpecLoader is a SafeLoader
+    except SpecError as exc:
+        raise SpecError(f"spec file {str(path)!r}: {exc}") from None
     except yaml.constructor.ConstructorError as exc:
         raise SpecError(f"spec file {str(path)!r}: {exc.problem} — spec files are plain data; tags such as "
                         "!!python/object are never executed. Remove the tag.") from None
+    except yaml.MarkedYAMLError as exc:  # one line: where, and what the parser expected
+        mark = exc.problem_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise SpecError(f"spec file {str(path)!r} is not valid YAML{at}: {what}.") from None
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SpecError(f"spec file {str(path)!r} is not valid YAML/JSON: {exc}") from None
+        raise SpecError(f"spec file {str(path)!r} is not valid YAML/JSON: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise SpecError(f"spec file {str(path)!r} is nested too deeply to be a spec.") from None
     if not isinstance(data, dict):
         raise SpecError(f"spec file {str(path)!r} must contain a mapping at top level, got {type(data).__name__}.")
     return data
@@ -66,6 +122,9 @@ def load_spec_dict(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str,
     data = _read(path)
     check_keys(path.name, data, TOP_KEYS)
     version = data.get("restplus_spec")
+    if isinstance(version, bool):  # YAML `true` is not version 1
+        raise SpecError(f"{path.name}: restplus_spec={version!r} must be the integer format version; write "
+                        f"'restplus_spec: {SPEC_VERSION}'.")
     if version is None:
         raise SpecError(f"{path.name}: missing required key 'restplus_spec' (the format version). "
                         f"Add 'restplus_spec: {SPEC_VERSION}' at the top.")
@@ -90,9 +149,13 @@ def load_grid(path: str | Path) -> Grid:
 
 def save_grid(grid: Grid, path: str | Path) -> None:
     """Write a grid as a self-contained spec (includes resolved). Round-trips exactly."""
+    save_spec_dict(grid.to_dict(), path)
+
+
+def save_spec_dict(d: dict[str, Any], path: str | Path) -> None:
+    """Write a spec mapping as YAML (key order kept, as the user reads it), or JSON by suffix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    d = grid.to_dict()
     text = json.dumps(d, indent=2, ensure_ascii=False) if path.suffix == ".json" else \
         yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
     path.write_text(text, encoding="utf-8")

@@ -333,13 +333,6 @@ def load_space(path: str | Path) -> Space:
 
 def save_space(space: Space, path: str | Path) -> None:
     """Write a space as a self-contained spec file (YAML, or JSON by suffix); round-trips."""
-    import json
+    from ..grammar.spec import save_spec_dict
 
-    import yaml
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    d = space.to_dict()
-    text = json.dumps(d, indent=2, ensure_ascii=False) if path.suffix == ".json" else \
-        yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
-    path.write_text(text, encoding="utf-8")
+    save_spec_dict(space.to_dict(), path)

@@ -57,6 +57,17 @@ class Counterfactual:
         return f"{self.problem_id} [{self.modality}]: minimal flip = {sets}{sure}"
 
 
+def _prepare(table: Any, factors: Sequence[str], reference: Mapping[str, Any], gate_policy: str,
+             what: str) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
+    """The checked single-model frame, the factor list and the resolved references."""
+    check_gate_policy(gate_policy)
+    df = prepare(table, factors, what=what, extra=("model",))
+    ensure_single_model(df, (), what)
+    factors = list(factors)
+    levels = factor_levels(df, factors, level_orders(table, factors))
+    return df, factors, resolve_reference(levels, reference, columns=table_columns(table))
+
+
 def minimal_counterfactual(table: Any, factors: Sequence[str], reference: Mapping[str, Any], problem_id: str,
                            condition: Mapping[str, Any], *, modality: str = "image",
                            gate_policy: str = "exclude") -> Counterfactual:
@@ -65,12 +76,7 @@ def minimal_counterfactual(table: Any, factors: Sequence[str], reference: Mappin
     ``condition`` gives the failed variant's level of every factor. With ``gate_policy="exclude"``
     cells failing the OCR gate are not used (as evidence or as the failure).
     """
-    check_gate_policy(gate_policy)
-    df = prepare(table, factors, what="minimal_counterfactual", extra=("model",))
-    ensure_single_model(df, (), "minimal_counterfactual")
-    factors = list(factors)
-    levels = factor_levels(df, factors, level_orders(table, factors))
-    ref = resolve_reference(levels, reference, columns=table_columns(table))
+    df, factors, ref = _prepare(table, factors, reference, gate_policy, "minimal_counterfactual")
     missing_ref = [f for f in factors if f not in ref]
     if missing_ref:
         raise AnalysisError(f"reference levels are needed for every factor; missing {missing_ref}.")
@@ -138,12 +144,7 @@ def counterfactuals(table: Any, factors: Sequence[str], reference: Mapping[str, 
     (the failure's off-reference factors), ``minimal_sets`` (sets joined by " | "), ``size``,
     ``n_untested_smaller``. Failures whose reference cell is missing or wrong are not listed.
     """
-    check_gate_policy(gate_policy)
-    df = prepare(table, factors, what="counterfactuals", extra=("model",))
-    ensure_single_model(df, (), "counterfactuals")
-    factors = list(factors)
-    levels = factor_levels(df, factors, level_orders(table, factors))
-    ref = resolve_reference(levels, reference, columns=table_columns(table))
+    df, factors, ref = _prepare(table, factors, reference, gate_policy, "counterfactuals")
     sub = df.filter(pl.col("modality") == modality)
     if gate_policy == "exclude" and "gate_passed" in sub.columns:
         sub = sub.filter(pl.col("gate_passed").fill_null(True))
