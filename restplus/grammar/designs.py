@@ -9,17 +9,27 @@ spec's ``design:`` block.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError, check_keys, did_you_mean, expect_number
+from ..errors import DesignError, SpecError, check_keys, did_you_mean, expect_number
 from ..hashing import canonical_json, derive_seed
 
 if TYPE_CHECKING:
     from .factors import Factor
 
 Condition = tuple[Any, ...]  # one level per visual factor, in grid factor order
+
+
+# Designs count their conditions arithmetically (``count``) so a grid can refuse an impossible size
+# before enumerating it; a sample of a base larger than this draws indices instead of enumerating.
+MAX_ENUMERATE = 1_000_000
+
+
+def _n_product(factors: "list[Factor]", vary: set[str] | None) -> int:
+    return math.prod(len(f.levels) if vary is None or f.name in vary else 1 for f in factors)
 
 
 def _product(factors: "list[Factor]", vary: set[str] | None) -> list[Condition]:
@@ -33,6 +43,9 @@ class Full:
 
     def conditions(self, factors: "list[Factor]") -> list[Condition]:
         return _product(factors, None)
+
+    def count(self, factors: "list[Factor]") -> int:
+        return _n_product(factors, None)
 
     def to_spec(self) -> Any:
         return "full"
@@ -54,6 +67,9 @@ class OneAtATime:
                     c[i] = lv
                     out.append(tuple(c))
         return out
+
+    def count(self, factors: "list[Factor]") -> int:
+        return 1 + sum(len(f.levels) - 1 for f in factors)
 
     def to_spec(self) -> Any:
         return "ofat"
@@ -96,6 +112,10 @@ class Union:
                     out.append(c)
         return out
 
+    def count(self, factors: "list[Factor]") -> int:
+        """An upper bound: arms share at least the reference condition, counted once per arm here."""
+        return sum(_n_product(factors, set(arm)) for arm in self.arms)
+
     def to_spec(self) -> Any:
         return {"type": "union", "arms": [list(a) for a in self.arms]}
 
@@ -126,7 +146,17 @@ class Sample:
         if self.fraction is not None and not (0 < self.fraction <= 1):
             raise SpecError(f"design sample fraction={self.fraction!r} must be in (0, 1].")
 
+    def _k(self, n_base: int) -> int:
+        k = self.n if self.n is not None else max(1, round(self.fraction * n_base))
+        return min(k, n_base)
+
+    def count(self, factors: "list[Factor]") -> int:
+        return self._k(self.of.count(factors))
+
     def conditions(self, factors: "list[Factor]") -> list[Condition]:
+        n_base = self.of.count(factors)
+        if n_base > MAX_ENUMERATE:
+            return self._draw_indices(factors, n_base)
         base = self.of.conditions(factors)
         ref = tuple(f.reference for f in factors)
         k = self.n if self.n is not None else max(1, round(self.fraction * len(base)))
@@ -137,6 +167,30 @@ class Sample:
         others = sorted((c for c in base if c != ref), key=lambda c: canonical_json(sorted(zip(names, c))))
         keep = set(rng.sample(others, max(0, k - (1 if ref in base else 0))))
         return [c for c in base if c == ref or c in keep]
+
+    def _draw_indices(self, factors: "list[Factor]", n_base: int) -> list[Condition]:
+        """Sample a huge full factorial without enumerating it: draw mixed-radix indices.
+
+        Factors are decoded in name order, so the draw does not depend on their order in the grid.
+        """
+        if not isinstance(self.of, Full):
+            raise DesignError(f"design sample of {self.of!r} with about {n_base} conditions is too large to "
+                              f"enumerate (limit {MAX_ENUMERATE}); sample a full design, or use fewer levels.")
+        by_name = sorted(range(len(factors)), key=lambda i: factors[i].name)
+        ref = tuple(f.reference for f in factors)
+        rng = random.Random(derive_seed("design-sample-index", self.seed))
+        out, seen = [ref], {ref}
+        want = self._k(n_base)
+        while len(out) < want:  # rejection of repeats and of the reference: negligible at this size
+            idx, cond = rng.randrange(n_base), list(ref)
+            for i in by_name:
+                idx, r = divmod(idx, len(factors[i].levels))
+                cond[i] = factors[i].levels[r]
+            c = tuple(cond)
+            if c not in seen:
+                seen.add(c)
+                out.append(c)
+        return out
 
     def to_spec(self) -> Any:
         d: dict[str, Any] = {"type": "sample", "seed": self.seed, "of": self.of.to_spec()}

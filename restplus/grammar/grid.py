@@ -20,6 +20,7 @@ from .layouts import Layout, get_layout
 from .params import BASE, RenderParams
 
 SPEC_VERSION = 1
+MAX_CELLS = 1_000_000  # cells are materialised (ids, balance); a study with more is a design mistake
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +213,7 @@ class Grid:
                 for lv in f.levels:
                     get_layout(str(lv), dict(self.layouts))
         get_layout(self.render.layout, dict(self.layouts))
+        self._check_size()
         set_(self, "_cells", self._build_cells())
         if not self._cells:
             raise DesignError(f"grid {self.name!r} has no cells left after exclusions {list(map(dict, self.exclude))}; "
@@ -229,6 +231,19 @@ class Grid:
             if v not in by_name[k].levels:
                 raise SpecError(f"exclude: {k}={v!r} is not a level of {k!r} {list(by_name[k].levels)}.")
         return tuple(sorted(e.items()))
+
+    def _check_size(self) -> None:
+        """Count the cells arithmetically and refuse a grid too large to enumerate, before enumerating."""
+        visual = [f for f in self.factors if f.visual]
+        mod = next((f for f in self.factors if not f.visual), None)
+        modalities = list(mod.levels) if mod else ["image"]
+        n = self.design.count(visual) * sum(m != "text" for m in modalities) + ("text" in modalities)
+        if n > MAX_CELLS:
+            dims = " x ".join(str(len(f.levels)) for f in visual)
+            raise DesignError(f"grid {self.name!r} would have {n:,} cells ({dims} levels, design "
+                              f"{self.design.to_spec()!r}), above the limit of {MAX_CELLS:,}. Use a design that "
+                              "does not cross everything: {type: sample, n: 500} draws cells at random, "
+                              "{type: union, arms: [...]} crosses only the factors that interact.")
 
     def _build_cells(self) -> tuple[Cell, ...]:
         visual = [f for f in self.factors if f.visual]
