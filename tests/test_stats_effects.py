@@ -323,3 +323,16 @@ def test_main_effects_on_a_union_design_warn_and_interactions_fix_the_arm():
     # colours are identical to black at the matched cell (all correct); only the interaction model says so
     assert abs(red_both) < 1e-9
     assert abs(red_main) > 0.02
+
+
+@pytest.mark.parametrize("levels", [{200: 0.0, 50: -1.0}, {"black": 0.0, "red": -0.5}, {12.0: 0.0, 8.5: -0.4}])
+def test_simulate_table_works_for_every_seed_in_a_sweep(levels):
+    from restplus.schema import level_label
+
+    # unparsed > 0 puts nulls among the answers; any seed must build (it crashed for int levels)
+    for seed in range(1000, 1200):
+        t = simulate_table(40, {"f": levels}, unparsed=0.2, seed=seed)
+        assert t.height == 40 * (1 + 2 * 2)  # text once, image and mixed once per level
+        assert set(t["f"].drop_nulls().unique()) == {level_label(v) for v in levels}
+        assert t.filter(pl.col("modality") == "text")["f"].null_count() == 40
+        assert t["answer"].null_count() > 0

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from restplus.errors import AnalysisError
+from restplus.schema import level_label
 
 
 def simulate_table(n_problems: int, effects: Mapping[str, Mapping[str, float]], *,
@@ -43,6 +44,7 @@ def simulate_table(n_problems: int, effects: Mapping[str, Mapping[str, float]], 
     rng = np.random.default_rng(seed)
     factors = list(effects)
     levels = {f: list(effects[f]) for f in factors}
+    labels = {f: [level_label(lv) for lv in levels[f]] for f in factors}
     mod_eff = {"text": 0.3, "image": -0.3, "mixed": 0.0, **(modality_effects or {})}
     slope_sd = dict(slope_sd or {})
     cells = list(itertools.product(*[range(len(levels[f])) for f in factors])) if factors else [()]
@@ -66,14 +68,17 @@ def simulate_table(n_problems: int, effects: Mapping[str, Mapping[str, float]], 
             code = cell_codes[c_idx, j]
             beta = np.array([effects[f][lv] for lv in levels[f]])
             eta = eta + beta[code] + slopes[f][p_idx, code]
-            cols[f] = np.array(levels[f], dtype=object)[code]
+            cols[f] = code
         frame = _rows(rng, pid[p_idx], m, eta, unparsed, n_wrong_answers)
-        frame = frame.with_columns([pl.Series(f, cols[f], dtype=pl.Utf8) for f in factors])
+        # factor columns hold level labels (level_label), built from lists: polars infers a dtype
+        # from a numpy object array's first elements, which failed for int levels
+        frame = frame.with_columns([pl.Series(f, np.array(labels[f], dtype=object)[cols[f]].tolist(),
+                                              dtype=pl.Utf8) for f in factors])
         frame = frame.with_columns(pl.Series("gate_passed", rng.random(p_idx.size) >= gate_fail))
         if tokens:
             scale = np.ones(p_idx.size)
             if "dpi" in factors:
-                dpi = np.array(cols["dpi"], dtype=float)
+                dpi = np.array(levels["dpi"], dtype=float)[cols["dpi"]]
                 scale = (dpi / 100.0) ** 2
             vt = np.maximum(4, np.round(text_tokens[p_idx] * 1.5 * scale)).astype(np.int64)
             frame = frame.with_columns(pl.Series("vision_tokens", vt), pl.Series("text_tokens", text_tokens[p_idx]))
@@ -100,4 +105,4 @@ def _rows(rng: np.random.Generator, pid: np.ndarray, modality: str, eta: np.ndar
     answer = np.where(correct, "gold", wrong).astype(object)
     answer[(~correct) & (rng.random(eta.size) < unparsed)] = None
     return pl.DataFrame({"problem_id": pid, "prompt_type": "solve", "modality": modality,
-                         "answer": pl.Series(answer, dtype=pl.Utf8), "gold": "gold", "correct": correct})
+                         "answer": pl.Series(answer.tolist(), dtype=pl.Utf8), "gold": "gold", "correct": correct})
