@@ -20,11 +20,12 @@ from restplus.records import Request, Response
 from restplus.runner.cache import ResponseCache
 from restplus.runner.evaluation import evaluate
 from restplus.runner.gate import reference_text
-from restplus.runner.manifest import fingerprint_hash, problems_digest
+from restplus.runner.manifest import fingerprint_hash, problem_ids_digest
 from restplus.runner.rows import rescore
 from restplus.schema import CALL_COLUMNS, COVARIATE_COLUMNS, GATE_COLUMNS, ID_COLUMNS, OUTCOME_COLUMNS
 from restplus.testing import AlwaysWrong, Counting, EchoGold
 from restplus.variants.realization import realize
+from restplus.variants.runfolder import problem_line, problems_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTORS = ["dpi", "text_color"]  # visual factors of perturbations/smoke.yaml
@@ -118,7 +119,10 @@ def test_manifest_records_everything(setup, tmp_path):
     m = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert "sk-top-secret" not in json.dumps(m) and "Bearer" not in json.dumps(m)
     assert m["identity"]["spec_hash"] == grid.spec_hash
-    assert m["identity"]["problems_digest"] == problems_digest(p.problem_id for p in problems)
+    assert m["identity"]["problem_ids_digest"] == problem_ids_digest(p.problem_id for p in problems)
+    by_id = sorted(problems, key=lambda p: p.problem_id)  # the digest of the problems.jsonl written next to it
+    assert m["identity"]["problems_digest"] == problems_digest(by_id)
+    assert (tmp_path / "r" / "problems.jsonl").read_bytes() == b"".join(problem_line(p) for p in by_id)
     assert m["gate"] == {"threshold": 0.02, "policy": "exclude", "image_join": "\\n",
                          "normalization": {"nfkc": True, "collapse_whitespace": True, "strip": True,
                                            "casefold": False, "strip_code_fence": True,
@@ -172,6 +176,34 @@ def test_resume_refuses_other_model_or_problems(setup, tmp_path):
         evaluate(variants, m1, out=out, grid=other, problems=problems, progress=False)
     res = run(variants, m2, out, setup, resume=False)  # explicit override starts the folder over
     assert res.status == "complete" and not res.table.filter(pl.col("prompt_type") == "solve")["correct"].any()
+
+
+def test_resume_refuses_changed_problem_content_under_the_same_ids(setup, tmp_path):
+    grid, problems, variants = setup
+    out = tmp_path / "r"
+    model = EchoGold(oracle(variants))
+    run(variants, model, out, setup)
+    edited = [dataclasses.replace(problems[0], source="edited by hand"), *problems[1:]]  # id: task, text, answer
+    assert edited[0].problem_id == problems[0].problem_id
+    with pytest.raises(CacheMismatchError, match="problem set \\(content\\)"):
+        evaluate(variants, model, out=out, grid=grid, problems=edited, progress=False)
+
+
+def test_folder_from_before_problem_ids_digest_still_resumes(setup, tmp_path):
+    """Older manifests stored the id digest under ``problems_digest``; such a folder resumes, then is upgraded."""
+    _, problems, variants = setup
+    out = tmp_path / "r"
+    run(variants, EchoGold(oracle(variants)), out, setup)
+    m = json.loads((out / "manifest.json").read_text())
+    ident = m["identity"]
+    m["identity"] = {"spec_hash": ident["spec_hash"], "problems_digest": ident.pop("problem_ids_digest"),
+                     "model_fingerprint": ident["model_fingerprint"]}
+    (out / "manifest.json").write_text(json.dumps(m))
+    model = gold_model(variants)
+    res = run(variants, model, out, setup)
+    assert res.status == "complete" and model.total == 0
+    assert res.manifest["identity"]["problem_ids_digest"] == problem_ids_digest(p.problem_id for p in problems)
+    assert res.manifest["identity"]["problems_digest"] == problems_digest(sorted(problems, key=lambda p: p.problem_id))
 
 
 def test_errors_are_not_cached_and_are_retried(setup, tmp_path):

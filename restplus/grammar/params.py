@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..errors import SpecError, did_you_mean
-from .factors import MODALITIES, rgb
+from .factors import MODALITIES, get_kind, rgb
 
 __all__ = ["RenderParams", "BASE"]
 
@@ -100,7 +100,7 @@ class RenderParams:
                 example = RenderParams.__dataclass_fields__[key].default
                 raise _fail(key, v, "must be a non-empty string", f"name a {key}, e.g. {example!r}.")
         fb = self.fallback_fonts
-        if isinstance(fb, str) or not all(isinstance(n, str) and n.strip() for n in tuple(fb)):
+        if not isinstance(fb, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in fb):
             raise _fail("fallback_fonts", fb, "must be a list of font family names",
                         "write e.g. ['DejaVu Sans'].")
         set_(self, "fallback_fonts", tuple(fb))
@@ -109,6 +109,14 @@ class RenderParams:
         for key in ("blur_sigma", "noise_sigma"):
             _real(key, getattr(self, key), minimum=0.0)
         _real("rotation_deg", self.rotation_deg)
+        # The same ranges as the factor kinds: a value no spec may write cannot reach the renderer
+        # either (a 10^6 DPI page would allocate terabytes).
+        for key, kind in (("dpi", "dpi"), ("font_size_pt", "font_size"), ("blur_sigma", "blur"),
+                          ("noise_sigma", "noise"), ("rotation_deg", "rotation")):
+            try:
+                get_kind(kind).validate(getattr(self, key))
+            except SpecError as exc:
+                raise SpecError(f"render params {key}: {exc}") from None
         q = self.jpeg_quality
         if q is not None:
             _real("jpeg_quality", q, whole=True)

@@ -23,6 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image
 
+from .. import atomic
 from ..errors import FontError, RenderError, TextOverflowError
 from .fonts import FONTS_DIR, FontInfo
 from .functional import PageLayout
@@ -49,10 +50,7 @@ def fontconfig_file(fonts_dir: str = str(FONTS_DIR)) -> str:
     text = _FC_CONF.format(fonts=escape(fonts_dir), cache=escape(str(cache / "cache")))
     path = cache / f"fonts-{hashlib.sha256(text.encode()).hexdigest()[:12]}.conf"
     if not path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)  # atomic: concurrent workers never read a half-written file
+        atomic.write_text(path, text)  # concurrent workers never read a half-written file
     return str(path)
 
 

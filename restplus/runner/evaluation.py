@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from ..errors import BudgetExceeded, ModelError, SpecError
 from ..hashing import digest
 from ..records import Response
@@ -29,12 +30,11 @@ from .manifest import (
     PROBLEMS,
     RESULTS,
     ROWS,
-    atomic_write_json,
     build_manifest,
     check_identity,
     font_checksums,
     make_identity,
-    problems_digest,
+    problem_ids_digest,
     read_manifest,
 )
 from .prompts import PromptSet, as_prompts, build_requests, decoding_for
@@ -135,6 +135,16 @@ def _spec_hash(grid: Any, variants: Any) -> str:
     if grid is not None:
         return grid.spec_hash
     return "cells-" + digest(sorted({v.cell.cell_id for v in variants}), 12)
+
+
+def _content_digest(problems: Mapping[str, Any]) -> str | None:
+    """``problems_digest`` of the problems in id order — the digest of the problems.jsonl this run writes
+    (the table does not depend on problem order). None when only variants were given."""
+    if not problems:
+        return None
+    from ..variants.runfolder import problems_digest
+
+    return problems_digest(p for _, p in sorted(problems.items()))
 
 
 def _now() -> str:
@@ -315,7 +325,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
     factors = _factor_names(src.grid, src.variants if isinstance(src.variants, list) else ())
     pids = list(src.problems) or [v.problem_id for v in src.variants]  # type: ignore[union-attr]
     fp = model.fingerprint()
-    identity = make_identity(_spec_hash(src.grid, src.variants), problems_digest(pids), fp)
+    identity = make_identity(_spec_hash(src.grid, src.variants), problem_ids_digest(pids), fp,
+                             _content_digest(src.problems))
     old = check_identity(out, identity) if resume else None
     if not resume:
         for name in (RESULTS, ROWS, MANIFEST, PROBLEMS):
@@ -353,10 +364,10 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
             external_gate=None if external_gate is None else {"name": str(getattr(external_gate, "name", "")),
                                                               "fingerprint": run.ext_fp},
             started=started, finished=_now())
-        atomic_write_json(out / MANIFEST, man)
+        atomic.write_json(out / MANIFEST, man)
         return RunResult(out, table, man, status)
 
-    atomic_write_json(out / MANIFEST, {**(old or {}), "run_id": run_id, "status": "running", "identity": identity,
+    atomic.write_json(out / MANIFEST, {**(old or {}), "run_id": run_id, "status": "running", "identity": identity,
                                        "started": started})
     try:
         for chunk in _chunks(src.variants, chunk_size):

@@ -1,20 +1,19 @@
 """Run-folder identity and the reproducibility manifest of an evaluation run.
 
 A run folder (``out/``) holds ``manifest.json``, written when a run starts (``status: running``)
-and rewritten at the end. Its ``identity`` — spec hash, problems digest and model-fingerprint hash
-— decides whether a folder may be resumed: continuing under a different spec, problem set or
-model would mix answers of different experiments in one table, so it is refused with
-:class:`~restplus.errors.CacheMismatchError` naming both hashes.
+and rewritten at the end. Its ``identity`` — spec hash, problem-id digest, problem-content digest
+(when the Problem objects are known) and model-fingerprint hash — decides whether a folder may be
+resumed: continuing under a different spec, problem set or model would mix answers of different
+experiments in one table, so it is refused with :class:`~restplus.errors.CacheMismatchError`
+naming both hashes. Files are written with :mod:`restplus.atomic`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import platform
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,38 +34,7 @@ _PACKAGES = ("restplus", "pillow", "numpy", "polars", "pyarrow", "rapidfuzz", "t
              "tokenizers", "openai", "pytesseract")
 
 
-# ---------------------------------------------------------------------------------- atomic io
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
-
-
-def write_parquet_atomic(df: Any, path: str | Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        df.write_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
+# ---------------------------------------------------------------------------------- reading
 def read_manifest(out: str | Path) -> dict[str, Any] | None:
     p = Path(out) / MANIFEST
     if not p.exists():
@@ -90,17 +58,38 @@ def fingerprint_hash(fp: Mapping[str, Any]) -> str:
     return digest(fp, 16)
 
 
-def problems_digest(problem_ids: Iterable[str]) -> str:
-    """Digest of the set of problem ids (ids are content hashes, so this pins content)."""
+def problem_ids_digest(problem_ids: Iterable[str]) -> str:
+    """Digest of the *set of problem ids* (order and duplicates ignored).
+
+    Ids alone do not pin content (an explicit ``problem_id`` can stay while the choices or the answer
+    change), so when the Problem objects are known the identity also records ``problems_digest``
+    (:func:`restplus.variants.runfolder.problems_digest`, the digest of the problem lines).
+    """
     return digest(sorted(set(problem_ids)), 16)
 
 
-def make_identity(spec_hash: str, problems_hash: str, model_fp: Mapping[str, Any]) -> dict[str, str]:
-    return {"spec_hash": spec_hash, "problems_digest": problems_hash, "model_fingerprint": fingerprint_hash(model_fp)}
+def make_identity(spec_hash: str, ids_hash: str, model_fp: Mapping[str, Any],
+                  problems_hash: str | None = None) -> dict[str, str]:
+    """The identity of a run: ``problems_digest`` only when the problems' content is known."""
+    identity = {"spec_hash": spec_hash, "problem_ids_digest": ids_hash, "model_fingerprint": fingerprint_hash(model_fp)}
+    if problems_hash is not None:
+        identity["problems_digest"] = problems_hash
+    return identity
 
 
-_WHAT = {"spec_hash": ("spec (grid)", "the grid"), "problems_digest": ("problem set", "the problems"),
+_WHAT = {"spec_hash": ("spec (grid)", "the grid"), "problem_ids_digest": ("problem set (ids)", "the problems"),
+         "problems_digest": ("problem set (content)", "problems of different content"),
          "model_fingerprint": ("model fingerprint", "the model or its settings")}
+
+
+def _legacy(before: dict[str, Any], identity: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Folders written before ``problem_ids_digest`` existed stored the ids digest as ``problems_digest``:
+    compare it as the ids digest, and skip the content check (nothing was recorded to check against)."""
+    if "problem_ids_digest" in before or "problems_digest" not in before:
+        return before, identity
+    before = {**before, "problem_ids_digest": before["problems_digest"]}
+    del before["problems_digest"]
+    return before, {k: v for k, v in identity.items() if k != "problems_digest"}
 
 
 def check_identity(out: str | Path, identity: Mapping[str, str]) -> dict[str, Any] | None:
@@ -108,12 +97,14 @@ def check_identity(out: str | Path, identity: Mapping[str, str]) -> dict[str, An
     old = read_manifest(out)
     if old is None:
         return None
-    before = old.get("identity") or {}
+    before, now = _legacy(dict(old.get("identity") or {}), dict(identity))
     for key, (what, changed) in _WHAT.items():
-        if before.get(key) != identity[key]:
+        if before.get(key) != now.get(key):
+            hint = (" (a digest is None when that run was given only variants, not the Problem objects)"
+                    if None in (before.get(key), now.get(key)) else "")
             raise CacheMismatchError(
                 f"run folder {str(out)!r} was made with a different {what}: folder has {key}={before.get(key)}, "
-                f"this run has {key}={identity[key]}. Resuming would mix {changed} in one table. Use a new "
+                f"this run has {key}={now.get(key)}{hint}. Resuming would mix {changed} in one table. Use a new "
                 "--out folder, or pass resume=False (CLI: --no-resume) to start this folder over.")
     return old
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from ..errors import CacheMismatchError
 from ..records import Response
 from ..schema import CALL_COLUMNS, COVARIATE_COLUMNS, GATE_COLUMNS, ID_COLUMNS, OUTCOME_COLUMNS
 from .gate import Normalization, as_normalization, cer, check_threshold, passes
-from .manifest import PROBLEMS, RESULTS, ROWS, atomic_write_json, read_manifest, write_parquet_atomic
+from .manifest import PROBLEMS, RESULTS, ROWS, read_manifest
 
 EXT_COLUMNS = ("ext_ocr_text", "ext_ocr_cer", "ext_gate_passed")
 # Per-row sidecar (rows.parquet): what rescoring needs beyond the table itself.
@@ -155,16 +156,16 @@ def to_frames(rows: list[dict[str, Any]], factors: Sequence[str], external: bool
 def write_outputs(out: Path, rows: list[dict[str, Any]], factors: Sequence[str], external: bool,
                   levels: Mapping[str, Sequence[str]] | None = None) -> Any:
     table, side = to_frames(rows, factors, external, levels)
-    write_parquet_atomic(side, out / ROWS)
-    write_parquet_atomic(table, out / RESULTS)  # last: its presence means a consistent pair
+    atomic.write_parquet(out / ROWS, side)
+    atomic.write_parquet(out / RESULTS, table)  # last: its presence means a consistent pair
     return table
 
 
 def write_problems(out: Path, problems: Mapping[str, Any]) -> None:
-    from .manifest import atomic_write_bytes
+    """problems.jsonl in id order, one ``problem_line`` each: its digest is the identity's ``problems_digest``."""
+    from ..variants.runfolder import problem_line
 
-    lines = [json.dumps(p.to_dict(), sort_keys=True, ensure_ascii=False) for _, p in sorted(problems.items())]
-    atomic_write_bytes(out / PROBLEMS, ("\n".join(lines) + "\n").encode() if lines else b"")
+    atomic.write_bytes(out / PROBLEMS, b"".join(problem_line(p) for _, p in sorted(problems.items())))
 
 
 def read_problems(out: Path) -> dict[str, Any]:
@@ -211,7 +212,7 @@ def rescore(run_dir: str | Path, threshold: float | None = None,
     manifest["gate"] = gate
     manifest.setdefault("rescored", 0)
     manifest["rescored"] += 1
-    atomic_write_json(out / "manifest.json", manifest)
+    atomic.write_json(out / "manifest.json", manifest)
     return new
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..runner.manifest import atomic_write_bytes, atomic_write_json, write_parquet_atomic
+from .. import atomic
 from .probe import Outcome
 
 MINIMAL_COLUMNS = ("problem_id", "property", "status", "source", "complete", "n_changed", "changed", "answer",
@@ -40,7 +40,7 @@ def save_png(out: Path, o: Outcome | None, rel: str) -> str | None:
     """Write the first image of ``o``'s variant to ``out/rel``; the relative path, or None."""
     if o is None or o.variant is None or not o.variant.images:
         return None
-    atomic_write_bytes(out / rel, o.variant.images[0].png)
+    atomic.write_bytes(out / rel, o.variant.images[0].png)
     return rel
 
 
@@ -55,10 +55,10 @@ def frame(rows: Sequence[dict[str, Any]], columns: Sequence[str], axes: Sequence
 
 
 def write_tables(out: Path, evaluations: Any, minimal: Any, thresholds: Any, summary: dict[str, Any]) -> None:
-    write_parquet_atomic(evaluations, out / "evaluations.parquet")
-    write_parquet_atomic(minimal, out / "minimal.parquet")
-    write_parquet_atomic(thresholds, out / "thresholds.parquet")
-    atomic_write_json(out / "search.json", {**summary, "minimal": _jsonable(minimal.to_dicts()),
+    atomic.write_parquet(out / "evaluations.parquet", evaluations)
+    atomic.write_parquet(out / "minimal.parquet", minimal)
+    atomic.write_parquet(out / "thresholds.parquet", thresholds)
+    atomic.write_json(out / "search.json", {**summary, "minimal": _jsonable(minimal.to_dicts()),
                                             "thresholds": _jsonable(thresholds.to_dicts())})
 
 

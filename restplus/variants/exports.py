@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import atomic
 from ..errors import SpecError
 from ..grammar.grid import Grid
 from ..hashing import canonical_json
@@ -58,11 +59,9 @@ def export_hf_parquet(source: Any, path: str | os.PathLike[str], *, batch_size: 
     """
     grid, pairs, _ = _source(source)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     schema = arrow_schema(grid)
-    tmp = path.with_name(f".{path.name}.tmp")
     rows: list[dict[str, Any]] = []
-    with pq.ParquetWriter(tmp, schema) as w:
+    with atomic.replacing(path) as tmp, pq.ParquetWriter(tmp, schema) as w:  # the writer closes first
         for v, p in pairs:
             rows.append(hf_row(v, grid, p))
             if len(rows) >= batch_size:
@@ -70,7 +69,6 @@ def export_hf_parquet(source: Any, path: str | os.PathLike[str], *, batch_size: 
                 rows = []
         if rows:
             w.write_table(pa.Table.from_pylist(rows, schema=schema))
-    os.replace(tmp, path)
     return path
 
 
@@ -104,26 +102,23 @@ def export_vlmevalkit_tsv(source: Any, path: str | os.PathLike[str], *,
     if n_opt > len(LETTERS):
         raise SpecError(f"a problem has {n_opt} choices; the TSV export supports at most {len(LETTERS)} (A..J).")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     n = 0
-    with open(tmp, "wb") as fh:
-        rows: list[dict[str, Any]] = []
-        for v, p in pairs:
-            if not v.images:
-                continue
-            rows.append({"index": n, **_tsv_row(v, p, grid, empty_question, LETTERS[:n_opt])})
-            n += 1
-            if len(rows) >= batch_size:
+    with atomic.replacing(path) as tmp:  # an error below removes the temporary file
+        with open(tmp, "wb") as fh:
+            rows: list[dict[str, Any]] = []
+            for v, p in pairs:
+                if not v.images:
+                    continue
+                rows.append({"index": n, **_tsv_row(v, p, grid, empty_question, LETTERS[:n_opt])})
+                n += 1
+                if len(rows) >= batch_size:
+                    _write_tsv(pl, fh, rows, header=n == len(rows))
+                    rows = []
+            if rows:
                 _write_tsv(pl, fh, rows, header=n == len(rows))
-                rows = []
-        if rows:
-            _write_tsv(pl, fh, rows, header=n == len(rows))
-    if n == 0:
-        tmp.unlink()
-        raise SpecError("no variant has an image (text modality only); a VLMEvalKit TSV needs image rows. "
-                        "Add image or mixed modalities to the grid.")
-    os.replace(tmp, path)
+        if n == 0:
+            raise SpecError("no variant has an image (text modality only); a VLMEvalKit TSV needs image rows. "
+                            "Add image or mixed modalities to the grid.")
     return path
 
 
@@ -270,8 +265,9 @@ def export_lmms_eval(source: Any, folder: str | os.PathLike[str], *, task: str =
         source = load_run(source)
     _, _, info = _source(source)
     data = export_hf_parquet(source, folder / f"{task}.parquet").resolve()
-    (folder / "utils.py").write_text(_LMMS_UTILS, encoding="utf-8")
+    atomic.write_text(folder / "utils.py", _LMMS_UTILS)
     yml = folder / f"{task}.yaml"
-    yml.write_text(_LMMS_YAML.format(folder=folder, task=task, task_q=json.dumps(task), data_q=json.dumps(str(data)),
-                                     spec_q=json.dumps(info["spec_hash"]), seed=int(info["seed"])), encoding="utf-8")
+    atomic.write_text(yml, _LMMS_YAML.format(folder=folder, task=task, task_q=json.dumps(task),
+                                             data_q=json.dumps(str(data)), spec_q=json.dumps(info["spec_hash"]),
+                                             seed=int(info["seed"])))
     return yml

@@ -39,7 +39,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from .. import __version__
+from .. import __version__, atomic
 from ..errors import CacheMismatchError, GenerateError, ProblemError, SpecError
 from ..grammar.grid import Grid, variant_seed
 from ..grammar.spec import save_grid
@@ -51,7 +51,6 @@ from .runfolder import (
     PROBLEMS_FILE,
     TABLE_FILE,
     RunFolder,
-    atomic_write,
     check_image,
     factor_columns,
     problem_line,
@@ -110,13 +109,13 @@ class _Job:
                 if path.exists():  # left by an interrupted run: must be the very same bytes
                     check_image(path, im.sha256, f"variant {v.variant_id}, re-rendered now")
                     continue
-                path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(path, im.png)
+                # fsync=False: the rename alone keeps each image atomic, and durability comes from the
+                # chunk part: it records every image's sha256 and is written and fsynced after the
+                # images, and a resumed run verifies each image against it (chunk_done): a missing
+                # image is re-rendered, a damaged one is refused with both hashes.
+                atomic.write_bytes(path, im.png, fsync=False)
             rows.append(row)
-        part = self.part_path(k)
-        tmp = part.with_name(f".{part.name}.{os.getpid()}.tmp")
-        pq.write_table(rows_to_table(rows, self.schema), tmp)
-        os.replace(tmp, part)
+        atomic.write_parquet(self.part_path(k), rows_to_table(rows, self.schema))
         return len(rows)
 
     def chunk_done(self, k: int) -> bool:
@@ -261,16 +260,14 @@ def _prepare(out: Path, ident: dict[str, Any], grid: Grid, problems: list[Proble
                                  "folder into it. Choose an empty or new folder.")
     (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
     save_grid(grid, str(out / GRID_FILE))
-    tmp = out / f".{PROBLEMS_FILE}.tmp"
-    with open(tmp, "wb") as fh:  # streamed: no whole-file string in memory
+    with atomic.replacing(out / PROBLEMS_FILE) as tmp, open(tmp, "wb") as fh:  # streamed: no whole-file string
         for p in problems:
             fh.write(problem_line(p))
-    os.replace(tmp, out / PROBLEMS_FILE)
     from ..envinfo import git_commit  # here, not at the top: spawned workers never need it
 
     manifest = {"format": 1, "status": "incomplete", **ident, "restplus_version": __version__,
                 "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": git_commit()}
-    atomic_write(mpath, json.dumps(manifest, indent=2).encode("utf-8"))
+    atomic.write_json(mpath, manifest)
     return manifest
 
 
@@ -283,7 +280,7 @@ class _Merger:
 
     def __init__(self, job: _Job, n_chunks: int):
         self.job, self.n_chunks, self.next = job, n_chunks, 0
-        self.tmp = job.out / f".{TABLE_FILE}.tmp"
+        self.tmp = atomic.temp_path(job.out / TABLE_FILE)  # open across advance() calls: committed in finish()
         self.writer = pq.ParquetWriter(self.tmp, job.schema)
         self.buf: list[Any] = []
         self.counts: dict[str, Any] = {"variants": 0, "images": 0, "by_modality": {}}
@@ -314,7 +311,7 @@ class _Merger:
             raise GenerateError(f"{self.job.part_path(self.next)} vanished while generating {self.job.out} (was the "
                                 "folder edited meanwhile?). Re-run generate to render the missing chunks.")
         self.writer.close()
-        os.replace(self.tmp, self.job.out / TABLE_FILE)
+        atomic.commit(self.tmp, self.job.out / TABLE_FILE)
         return self.counts
 
     def abort(self) -> None:
@@ -409,7 +406,7 @@ def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_s
         bar.close()
     shutil.rmtree(out / PARTS_DIR)
     manifest.update(status="complete", counts={**counts, "problems": len(problems), "cells": len(job.cells)})
-    atomic_write(out / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+    atomic.write_json(out / MANIFEST, manifest)
     return RunFolder(out, stats={"rendered": job.total - skipped, "skipped": skipped})
 
 

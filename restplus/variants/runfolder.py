@@ -171,7 +171,13 @@ def problem_line(p: Problem) -> bytes:
 
 
 def problems_digest(problems: Iterable[Problem]) -> str:
-    """sha256 (16 hex) of problems.jsonl, streamed; order decides variant order, so it counts."""
+    """Digest of a problem set's content: sha256 (16 hex) of its ``problem_line`` lines, in the given order.
+
+    It equals the sha256 of a problems.jsonl holding these problems in this order. ``generate`` passes
+    generation order (which decides variant order, so it counts); the runner passes id order, the
+    order of the problems.jsonl it writes. Any content change (answer, choices, metadata) changes it,
+    even when an explicit ``problem_id`` stays the same.
+    """
     h = hashlib.sha256()
     for p in problems:
         h.update(problem_line(p))
@@ -181,13 +187,6 @@ def problems_digest(problems: Iterable[Problem]) -> str:
 def read_problems(path: Path) -> list[Problem]:
     with open(path, encoding="utf-8") as fh:
         return [Problem.from_dict(json.loads(line)) for line in fh if line.strip()]
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def check_image(path: Path, expected_sha: str, what: str) -> None:
