@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from restplus import factors as F  # noqa: E402
+from restplus.grammar import factors as F  # noqa: E402
 from restplus.grammar.grid import Grid  # noqa: E402
 from restplus.problems.builtin import builtin_set  # noqa: E402
 from restplus.variants.generation import generate  # noqa: E402
