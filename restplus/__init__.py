@@ -21,7 +21,8 @@ _LAZY: dict[str, str] = {
         "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
         "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
         "AnalysisError", "ExtractionError", "GenerateError", "VariantIndexError", "VariantKeyTypeError",
-        "RestplusWarning", "AnalysisWarning", "PixelBudgetWarning", "FewModelsWarning")},
+        "FolderLockedError", "RunAbortedError", "FileAccessError",
+        "RestplusWarning", "AnalysisWarning", "PixelBudgetWarning", "FewModelsWarning", "RepairWarning")},
     # grammar
     **{n: "restplus.grammar" for n in (
         "Factor", "FactorKind", "factor", "register_factor_kind", "kind_names", "text_color", "background",

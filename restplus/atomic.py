@@ -1,4 +1,5 @@
-"""Atomic file writes: every output file of restplus is either the old complete file or the new one.
+"""Atomic file writes (every output file is either the old complete file or the new one), and one
+writer per run folder (:func:`folder_lock`).
 
 Run folders are read while they are written (the merger reads chunk parts that workers are still
 producing, a second process may look at a manifest) and are resumed after crashes, ``kill -9`` or
@@ -21,14 +22,19 @@ Temporary files are created with ``open()``, not ``tempfile.mkstemp``: mkstemp m
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import json
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["temp_path", "commit", "replacing", "write_bytes", "write_text", "write_json", "write_parquet"]
+from .errors import FolderLockedError
+
+__all__ = ["temp_path", "commit", "replacing", "write_bytes", "write_text", "write_json", "write_parquet",
+           "folder_lock", "LOCK_FILE"]
 
 
 def temp_path(path: str | os.PathLike[str]) -> Path:
@@ -120,3 +126,72 @@ def write_parquet(path: str | os.PathLike[str], table: Any, *, fsync: bool = Tru
             import pyarrow.parquet as pq
 
             pq.write_table(table, tmp)
+
+
+# ------------------------------------------------------------------------------ one writer per folder
+# Two ``generate`` (or ``run``) processes writing one folder used to interleave their parts, merges
+# and manifests: the folder said ``complete`` while its table was unreadable, and two evaluations
+# sent most requests twice. Now each writer takes ``OUT/.restplus.lock`` first. The lock is an OS
+# lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) on an open file, so it vanishes with the
+# process: a ``kill -9`` never leaves a stale lock to delete by hand. The file itself stays (deleting
+# it on release would let a third process lock a new file while a second still holds the old one);
+# it holds the holder's PID, host, purpose and start time, so the refusal can name who holds it.
+LOCK_FILE = ".restplus.lock"
+
+
+def _try_lock(fd: int) -> bool:
+    if os.name == "nt":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or "pid" not in info:
+        return "another process"
+    return (f"process {info.get('pid')} on {info.get('host', '?')} ({info.get('purpose', '?')}, since "
+            f"{info.get('started', '?')})")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str], purpose: str) -> Iterator[Path]:
+    """Hold the exclusive lock of ``folder`` (created if missing) for the ``with`` block.
+
+    Raises FolderLockedError at once, naming the holder's PID, when another process holds it.
+    ``purpose`` (e.g. ``"generate"``) is written into the lock file for that message.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if not _try_lock(fd):
+            raise FolderLockedError(
+                f"{folder} is being written by {_holder(path)}. Wait for it to finish, or write to another "
+                "folder (--out). One process at a time may write a run folder.")
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose,
+                "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(info).encode())
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # released: the next refusal must not name a finished process
+    finally:
+        os.close(fd)  # closing the descriptor releases the OS lock

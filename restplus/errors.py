@@ -74,6 +74,19 @@ class GenerateError(RestplusError, RuntimeError):
     """Worker processes could not run (e.g. a script without an ``if __name__ == "__main__"`` guard)."""
 
 
+class FolderLockedError(RestplusError, RuntimeError):
+    """Another process is writing the same run folder (generate or evaluate); the message names it."""
+
+
+class RunAbortedError(ModelError):
+    """A run stopped early: many consecutive requests failed the same way (bad key, dead server)."""
+
+
+class FileAccessError(RestplusError, OSError):
+    """The operating system refused a file operation (permissions, full disk, a file where a folder
+    should be ...); the message names the path and what to do. Also an OSError, for callers that catch it."""
+
+
 class VariantIndexError(RestplusError, IndexError):
     """An index outside a VariantSet (also an IndexError, so ``for``-protocol code keeps working)."""
 
@@ -98,6 +111,11 @@ class PixelBudgetWarning(RestplusWarning):
     Typical cause: a Qwen-style ``max_pixels`` that downsamples 100 DPI and 200 DPI renders of one
     page to the same grid, so a DPI factor has no effect on what the model sees.
     """
+
+
+class RepairWarning(RestplusWarning):
+    """A resumed run found damaged leftovers of an interrupted one (e.g. a truncated part file) and
+    rebuilt them; the message names each file."""
 
 
 class FewModelsWarning(RestplusWarning):

@@ -8,6 +8,7 @@ nothing else of restplus but this module and :mod:`restplus.errors`.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -91,6 +92,17 @@ class Request:
         return tuple(p for p in self.parts if isinstance(p, ImagePart))
 
 
+_KIND = re.compile(r"^\s*([^:(]*?)\s*(\(HTTP \d{3}\))?\s*(?=[:(]|$)")
+
+
+def error_kind(message: str) -> str:
+    """``"AuthenticationError (HTTP 401): bad key"`` -> ``"AuthenticationError (HTTP 401)"``;
+    ``"connection error (ConnectError: refused)"`` -> ``"connection error"``."""
+    m = _KIND.match(message)
+    head = " ".join(x for x in (m.group(1), m.group(2)) if x) if m else ""
+    return head or message.strip()[:60]
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """What an adapter returns for one request. ``error`` is set instead of raising per request."""
@@ -108,6 +120,13 @@ class Response:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def error_kind(self) -> str | None:
+        """The error's kind without its details: ``"AuthenticationError (HTTP 401)"``, ``"connection
+        error"``, ``"timeout"`` ... (None when ok). Used to count failures and to spot a run whose every
+        request fails the same way."""
+        return None if self.error is None else error_kind(self.error)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,

@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import restplus.render as render
-from restplus.errors import CacheMismatchError, ProblemError, SpecError, UnknownNameError
+from restplus.errors import (
+    CacheMismatchError,
+    FolderLockedError,
+    ProblemError,
+    RepairWarning,
+    SpecError,
+    UnknownNameError,
+)
 from restplus.grammar import factors as F
 from restplus.grammar.grid import Grid
 from restplus.grammar.spec import load_grid
@@ -111,7 +118,7 @@ def test_rerun_renders_nothing(run1, monkeypatch):
     monkeypatch.setattr(realization, "realize", counter)
     before = folder_bytes(run1.path)
     again = generate(make_problems(), make_grid(), seed=7, out=run1.path, progress=False, chunk_size=5)
-    assert counter.calls == 0 and again.stats == {"rendered": 0, "skipped": 36}
+    assert counter.calls == 0 and again.stats == {"rendered": 0, "skipped": 36, "repaired": []}
     assert folder_bytes(run1.path) == before
 
 
@@ -124,7 +131,7 @@ def test_crash_then_resume_renders_only_the_rest(run1, tmp_path, monkeypatch):
     counter = CountingRealize()
     monkeypatch.setattr(realization, "realize", counter)
     res = generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
-    assert counter.calls == 36 - 10 and res.stats == {"rendered": 26, "skipped": 10}
+    assert counter.calls == 36 - 10 and res.stats == {"rendered": 26, "skipped": 10, "repaired": []}
     assert folder_bytes(out) == folder_bytes(run1.path)  # identical to an uninterrupted run
 
 
@@ -215,7 +222,7 @@ def test_reading_a_tampered_image_is_refused_and_lookup_by_id(tmp_path):
 def test_two_workers_give_byte_identical_output(run1, tmp_path):
     res = generate(make_problems(), make_grid(), seed=7, out=tmp_path / "w2", workers=2, progress=False,
                    chunk_size=5)
-    assert res.stats == {"rendered": 36, "skipped": 0}
+    assert res.stats == {"rendered": 36, "skipped": 0, "repaired": []}
     assert folder_bytes(tmp_path / "w2") == folder_bytes(run1.path)
 
 
@@ -266,7 +273,7 @@ def test_resume_with_two_workers_matches_an_uninterrupted_run(run1, tmp_path, mo
         generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
     monkeypatch.undo()
     res = generate(make_problems(), make_grid(), seed=7, out=out, workers=2, progress=False, chunk_size=5)
-    assert res.stats == {"rendered": 26, "skipped": 10}
+    assert res.stats == {"rendered": 26, "skipped": 10, "repaired": []}
     assert folder_bytes(out) == folder_bytes(run1.path)
 
 
@@ -334,3 +341,55 @@ def test_generate_does_not_import_pandas(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ run safety: damaged parts, one writer
+def test_truncated_part_is_rebuilt_and_the_result_equals_an_uninterrupted_run(run1, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(realization, "realize", CountingRealize(fail_after=12))
+    with pytest.raises(SimulatedCrash):
+        generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
+    part = out / "parts" / "chunk-000001.parquet"
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])  # cut short, as by a full disk
+    counter = CountingRealize()
+    monkeypatch.setattr(realization, "realize", counter)
+    with pytest.warns(RepairWarning, match="chunk-000001.parquet is damaged"):
+        res = generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
+    assert counter.calls == 36 - 5  # chunk 0 kept, chunk 1 rendered again with the rest
+    assert res.stats["repaired"] == [str(part)]
+    assert folder_bytes(out) == folder_bytes(run1.path)
+
+
+def test_damaged_table_of_a_complete_folder_is_rebuilt(run1, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(run1.path, out)
+    table = out / "variants.parquet"
+    table.write_bytes(table.read_bytes()[:100])
+    with pytest.warns(RepairWarning, match="variants.parquet is damaged"):
+        generate(make_problems(), make_grid(), seed=7, out=out, progress=False, chunk_size=5)
+    assert folder_bytes(out) == folder_bytes(run1.path)
+
+
+def test_a_damaged_manifest_is_a_clear_error(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"status": "comp')
+    with pytest.raises(CacheMismatchError, match=r"manifest.json is not valid JSON.*Delete the folder"):
+        generate(make_problems(), make_grid(), seed=7, out=out, progress=False)
+
+
+def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):
+    import os
+
+    from restplus.atomic import folder_lock
+
+    out = tmp_path / "run"
+    with folder_lock(out, "evaluate"), pytest.raises(FolderLockedError) as ei:
+        generate(make_problems(), make_grid(), seed=7, out=out, progress=False)
+    assert f"process {os.getpid()}" in str(ei.value) and "evaluate" in str(ei.value)
+    assert not (out / "manifest.json").exists()  # refused before writing anything
+    # released: the folder is usable again, and the lock file does not count as foreign content
+    res = generate(make_problems(), make_grid(), seed=7, out=out, progress=False)
+    assert res.stats["rendered"] == 36

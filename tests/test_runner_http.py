@@ -130,8 +130,12 @@ def test_injected_faults_are_retried_and_nothing_is_lost(run_folder, tmp_path):
     assert all(counts[rid] == max_retries + 1 for rid in doomed)
     assert set(served) == set(counts) - doomed and max(served.values()) == 1
     assert (errors.filter(pl.col("prompt_type") == "solve")["parse_status"] == "error").all()
-    assert res.counts["calls"] == N_REQUESTS and res.status == "complete"
+    # some requests failed: the run is partial, its failures counted by kind
+    assert res.counts["calls"] == N_REQUESTS and res.status == "partial"
+    assert res.counts["errors_by_kind"] == {"InternalServerError (HTTP 500)": len(doomed)}
+    assert res.counts["first_error"].startswith("InternalServerError (HTTP 500)")
     # the failed requests are not cached: a re-run asks for exactly those again
     with LoopbackServer() as srv2:
         again = evaluate(run_folder, adapter(srv2), out=tmp_path / "run", progress=False)
         assert len(srv2.arrivals) == len(doomed) and again.table["error"].null_count() == again.table.height
+        assert again.status == "complete"

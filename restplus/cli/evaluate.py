@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--external-gate", default=None, help="also run OCR with this adapter (e.g. reader)")
     p.add_argument("--max-requests", type=int, default=None, help="stop after this many model calls")
     p.add_argument("--chunk-size", type=int, default=16, help="variants per model batch")
+    p.add_argument("--max-consecutive-errors", type=int, default=None,
+                   help="stop once this many requests in a row failed the same way, e.g. a bad key or a dead "
+                        "server (default: restplus.runner.MAX_CONSECUTIVE_ERRORS; 0 = never stop)")
     p.add_argument("--no-resume", action="store_true", help="start OUT over instead of resuming it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -118,13 +122,37 @@ def run_run(args: argparse.Namespace) -> int:
                        normalization={"casefold": args.casefold},
                        prompts={"ocr_first": True} if args.ocr_first else None,
                        progress=not args.no_progress, max_requests=args.max_requests, external_gate=ext,
-                       resume=not args.no_resume, limit=limit, chunk_size=args.chunk_size)
+                       resume=not args.no_resume, limit=limit, chunk_size=args.chunk_size,
+                       **_streak_arg(args.max_consecutive_errors))
     finally:
         model.close()
         if ext is not None:
             ext.close()
     print(summary(res.table, res.manifest))
-    return 0
+    return _exit_status(res.manifest)
+
+
+def _streak_arg(n: int | None) -> dict[str, Any]:
+    if n is None:
+        return {}  # evaluate()'s default
+    if n < 0:
+        raise SpecError(f"--max-consecutive-errors {n} must be >= 0 (0 = never stop early).")
+    return {"max_consecutive_errors": n or None}
+
+
+def _exit_status(manifest: dict[str, Any]) -> int:
+    """0 when every request was answered; else 1, with one line on stderr saying what failed."""
+    c = manifest.get("counts", {})
+    failed = (c.get("errors") or 0) + (c.get("ext_errors") or 0)
+    if not failed:
+        return 0
+    kinds = ", ".join(f"{k} x{n}" for k, n in (c.get("errors_by_kind") or {}).items())
+    first = str(c.get("first_error") or "")
+    first = first if len(first) <= 200 else first[:197] + "..."
+    print(f"restplus run: {manifest.get('status')}: {failed} of {c.get('calls', 0) + c.get('ext_calls', 0)} model "
+          f"calls failed ({kinds}); first: {first}. Failed requests are not cached: re-run to retry them.",
+          file=sys.stderr)
+    return 1
 
 
 def summary(table: Any, manifest: dict[str, Any]) -> str:

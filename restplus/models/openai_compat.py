@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import BudgetExceeded, ModelError
-from ..records import ImagePart, Request, Response
+from ..records import ImagePart, Request, Response, error_kind
 from ._retry import MalformedResponse, RetryPolicy, classify
 from .base import ModelAdapter, check_indices, package_versions
 
@@ -52,7 +52,13 @@ class OpenAICompatAdapter(ModelAdapter):
         max_requests, max_total_tokens: budget caps over the adapter's lifetime (None = no cap).
         extra_body: extra JSON fields sent with every request.
         name: label for logs; default ``"openai:<model>"``.
+
+    Retries stop early once ``GIVE_UP_AFTER`` attempts in a row (over all requests) could not connect
+    (a dead server or a wrong URL): the remaining requests then fail at once, and the runner stops
+    the run (``evaluate(max_consecutive_errors=...)``) instead of retrying every request.
     """
+
+    GIVE_UP_AFTER: int | None = 8
 
     def __init__(self, model: str, *, base_url: str, api_key_env: str | None = "OPENAI_API_KEY",
                  concurrency: int = 8, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5,
@@ -91,6 +97,7 @@ class OpenAICompatAdapter(ModelAdapter):
         self._lock = threading.Lock()
         self._usage = {"requests": 0, "attempts": 0, "tokens_in": 0, "tokens_out": 0, "errors": 0}
         self.budget_exhausted = False
+        self._streak = ("", 0)  # (error kind, failed attempts in a row) over all requests
 
     # -- identity -------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
@@ -156,6 +163,8 @@ class OpenAICompatAdapter(ModelAdapter):
                 if not choices or choices[0].message is None:
                     raise MalformedResponse("the answer has no choices[0].message")
                 usage = completion.usage
+                with self._lock:
+                    self._streak = ("", 0)
                 return Response(text=self._scrub(choices[0].message.content or ""),
                                 latency_s=time.perf_counter() - t0,
                                 tokens_in=usage.prompt_tokens if usage else None,
@@ -165,13 +174,27 @@ class OpenAICompatAdapter(ModelAdapter):
                 failure = classify(exc)
                 if failure is None:
                     raise
-            done = not failure.retryable or attempt > self.policy.max_retries
+            hopeless = self._note_failure(failure)
+            done = not failure.retryable or attempt > self.policy.max_retries or hopeless
             if done or self._closing.wait(self.policy.delay(attempt, rng, failure.retry_after)):
-                suffix = f" (gave up after {attempt} attempts)" if failure.retryable else ""
+                suffix = "" if not failure.retryable else (
+                    f" (not retried: the last {self._streak[1]} attempts all failed this way)" if hopeless
+                    else f" (gave up after {attempt} attempts)")
                 with self._lock:
                     self._usage["errors"] += 1
                 return Response(error=self._scrub(failure.message + suffix), attempts=attempt,
                                 latency_s=time.perf_counter() - t0)
+
+    def _note_failure(self, failure: Any) -> bool:
+        """Count connection failures in a row, over all threads; True once GIVE_UP_AFTER attempts in a
+        row could not connect. A dead server (or a wrong --base-url) fails every attempt alike:
+        retrying each request with backoff would cost ~15 s per request before the run could say so.
+        Overload answers (429, 5xx, timeouts) are not counted: retrying them is what helps."""
+        kind = error_kind(failure.message)
+        with self._lock:
+            n = self._streak[1] + 1 if self._streak[0] == kind else 1
+            self._streak = (kind, n)
+        return kind == "connection error" and self.GIVE_UP_AFTER is not None and n >= self.GIVE_UP_AFTER
 
     # -- many requests --------------------------------------------------------------------------
     def _budget_reached(self) -> bool:  # caller holds self._lock

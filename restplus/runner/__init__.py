@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from .cache import ResponseCache
-from .evaluation import RunResult, evaluate, rescore
+from .evaluation import MAX_CONSECUTIVE_ERRORS, RunResult, evaluate, rescore
 from .gate import Normalization, cer, pass_rates
 from .prompts import PromptSet
 from .rows import concat_results
 
-__all__ = ["Normalization", "PromptSet", "ResponseCache", "RunResult", "cer", "concat_results", "evaluate",
+__all__ = ["MAX_CONSECUTIVE_ERRORS", "Normalization", "PromptSet", "ResponseCache", "RunResult", "cer",
+           "concat_results", "evaluate",
            "pass_rates", "rescore"]

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from ..errors import BudgetExceeded, ModelError, SpecError
+from ..atomic import folder_lock
+from ..errors import BudgetExceeded, ModelError, RunAbortedError, SpecError
 from ..hashing import digest
 from ..records import Response
 from .cache import ResponseCache
@@ -40,7 +41,10 @@ from .manifest import (
 from .prompts import PromptSet, as_prompts, build_requests, decoding_for
 from .rows import RowSpec, raw_rows, rescore, score_rows, write_outputs, write_problems
 
-__all__ = ["evaluate", "rescore", "RunResult", "read_manifest"]
+__all__ = ["evaluate", "rescore", "RunResult", "read_manifest", "MAX_CONSECUTIVE_ERRORS"]
+
+# A bad key or a dead server fails every request the same way; stop after this many in a row.
+MAX_CONSECUTIVE_ERRORS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +171,8 @@ class _Run:
     """State of one evaluate() call: responses by key, counters, the progress bar."""
 
     def __init__(self, model: Any, external: Any, cache: ResponseCache, prompts: PromptSet, decoding: Any,
-                 factors: list[str], problems: dict[str, Any], max_requests: int | None, bar: Any) -> None:
+                 factors: list[str], problems: dict[str, Any], max_requests: int | None, bar: Any,
+                 max_consecutive_errors: int | None = None) -> None:
         self.model, self.external, self.cache, self.prompts, self.decoding = model, external, cache, prompts, decoding
         self.fp = model.fingerprint()
         self.ext_fp = external.fingerprint() if external is not None else None
@@ -182,6 +187,10 @@ class _Run:
         self.n = dict(variants=0, duplicate_variants=0, requests=0, duplicates=0, cache_hits=0, calls=0, errors=0,
                       skipped=0, tokens_in=0, tokens_out=0, ext_requests=0, ext_calls=0, ext_errors=0)
         self.decodings: dict[str, dict[str, Any]] = {}
+        self.max_streak = max_consecutive_errors
+        self.streak: tuple[str | None, int] = (None, 0)  # (error kind, how many in a row)
+        self.error_kinds: dict[str, int] = {}
+        self.first_error: str | None = None
 
     def _postfix(self) -> None:
         self.bar.set_postfix(hits=self.n["cache_hits"], calls=self.n["calls"] + self.n["ext_calls"],
@@ -255,10 +264,26 @@ class _Run:
             self.n[f"{ext}calls"] += 1
             if resp.error is not None:
                 self.n[f"{ext}errors"] += 1
+                self._failed(resp)
+            else:
+                self.streak = (None, 0)
             self.n["tokens_in"] += resp.tokens_in or 0
             self.n["tokens_out"] += resp.tokens_out or 0
             self.bar.update(self._resolve(k, waiting, left))
             self._postfix()
+
+    def _failed(self, resp: Response) -> None:
+        kind = resp.error_kind or "error"
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+        self.first_error = self.first_error or resp.error
+        n = self.streak[1] + 1 if self.streak[0] == kind else 1
+        self.streak = (kind, n)
+        if self.max_streak is not None and n >= self.max_streak:
+            raise RunAbortedError(
+                f"stopped after {n} requests in a row failed the same way ({kind}): {resp.error}. Every request "
+                "would fail like this (check the API key, --base-url and that the server is up), then re-run: "
+                "answered requests are kept. To record such failures and go on instead, raise "
+                "max_consecutive_errors (--max-consecutive-errors).")
 
     def _add_specs(self, v: Any, keys: dict[str, str], ext_key: str | None) -> None:
         from ..problems.extract import canonical_answer
@@ -290,7 +315,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
              normalization: Normalization | Mapping[str, Any] | None = None, gate_policy: str = "exclude",
              decoding: Any = None, cache: ResponseCache | str | Path | None = None, progress: bool = True,
              max_requests: int | None = None, external_gate: Any = None, model_name: str | None = None,
-             resume: bool = True, limit: int | None = None, chunk_size: int = 16) -> RunResult:
+             resume: bool = True, limit: int | None = None, chunk_size: int = 16,
+             max_consecutive_errors: int | None = MAX_CONSECUTIVE_ERRORS) -> RunResult:
     """Evaluate ``model`` on every variant of ``source`` and write the long table to ``out``.
 
     source         run folder path, ``load_run()`` result, ``VariantSet``, or an iterable of Variants
@@ -307,17 +333,28 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
     limit          only the first ``limit`` problems
     chunk_size     variants per model batch: a crash loses at most one chunk of in-flight calls
 
-    Returns a :class:`RunResult`. KeyboardInterrupt and BudgetExceeded write the partial table and
-    manifest (everything answered is kept) and are re-raised.
-    """
-    from tqdm.auto import tqdm
+    max_consecutive_errors  stop the run (RunAbortedError, status "failed") once this many requests in a
+                   row failed with the same kind of error — a bad key or a dead server fails every request,
+                   and retrying them all would take hours; None never stops
+    The folder is locked while the run writes it: a second evaluate into ``out`` raises
+    FolderLockedError at once.
 
+    Returns a :class:`RunResult`; its status is "partial" when some requests failed or were left
+    unsent (failed requests are not cached: a re-run retries them). KeyboardInterrupt,
+    BudgetExceeded and RunAbortedError write the partial table and manifest (everything answered is
+    kept) and are re-raised.
+    """
     threshold, policy = check_threshold(gate_threshold), check_policy(gate_policy)
     norm, pset = as_normalization(normalization), as_prompts(prompts)
     if max_requests is not None and (not isinstance(max_requests, int) or max_requests < 0):
         raise SpecError(f"max_requests={max_requests!r} must be a non-negative int or None.")
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise SpecError(f"chunk_size={chunk_size!r} must be a positive int.")
+    if max_consecutive_errors is not None and (not isinstance(max_consecutive_errors, int)
+                                               or isinstance(max_consecutive_errors, bool)
+                                               or max_consecutive_errors < 1):
+        raise SpecError(f"max_consecutive_errors={max_consecutive_errors!r} must be a positive int, or None to "
+                        "never stop early.")
     if not callable(getattr(model, "iter_generate", None)) or not callable(getattr(model, "fingerprint", None)):
         raise ModelError(f"model must be a restplus ModelAdapter (restplus.models.load(...)), got {model!r}.")
     out = Path(out)
@@ -327,6 +364,19 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
     fp = model.fingerprint()
     identity = make_identity(_spec_hash(src.grid, src.variants), problem_ids_digest(pids), fp,
                              _content_digest(src.problems))
+    # One writer per folder: a second evaluate into ``out`` fails here, before it sends anything.
+    with folder_lock(out, "evaluate"):
+        return _execute(out, src, model, fp, identity, factors, pset, threshold, norm, policy, decoding, cache,
+                        progress, max_requests, external_gate, model_name, resume, chunk_size,
+                        max_consecutive_errors)
+
+
+def _execute(out: Path, src: _Source, model: Any, fp: Any, identity: dict[str, Any], factors: list[str],
+             pset: PromptSet, threshold: float, norm: Normalization, policy: str, decoding: Any, cache: Any,
+             progress: bool, max_requests: int | None, external_gate: Any, model_name: str | None, resume: bool,
+             chunk_size: int, max_consecutive_errors: int | None) -> RunResult:
+    from tqdm.auto import tqdm
+
     old = check_identity(out, identity) if resume else None
     if not resume:
         for name in (RESULTS, ROWS, MANIFEST, PROBLEMS):
@@ -345,7 +395,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
         spec = src.grid.to_dict()
         levels = src.grid.level_labels()
     bar = tqdm(total=src.total, unit="variant", disable=not progress, dynamic_ncols=True, desc=f"restplus {name}")
-    run = _Run(model, external_gate, rc, pset, decoding, factors, src.problems, max_requests, bar)
+    run = _Run(model, external_gate, rc, pset, decoding, factors, src.problems, max_requests, bar,
+               max_consecutive_errors)
 
     def finish(status: str) -> RunResult:
         rows = score_rows(raw_rows(run.specs, run.responses, run_id=run_id, model=name), src.problems,
@@ -356,7 +407,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
         unique = {s.key for s in run.specs} | {s.ext_ocr_key for s in run.specs if s.ext_ocr_key}
         counts = {**run.n, "unique_requests": len(unique), "rows": table.height,
                   "pending": len(run.specs) - table.height,
-                  "cache_file_entries": len(rc), **{f"cache_{k}": v for k, v in rc.stats().items()}}
+                  "cache_file_entries": len(rc), **{f"cache_{k}": v for k, v in rc.stats().items()},
+                  "errors_by_kind": dict(sorted(run.error_kinds.items())), "first_error": run.first_error}
         man = build_manifest(
             run_id=run_id, status=status, identity=identity, model_name=name, model_fp=fp, spec=spec,
             prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=run.decodings, gate=gate,
@@ -372,8 +424,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
     try:
         for chunk in _chunks(src.variants, chunk_size):
             run.chunk(chunk)
-        status = "partial" if run.n["skipped"] else "complete"
-        return finish(status)
+        failed = run.n["errors"] + run.n["ext_errors"]
+        return finish("partial" if run.n["skipped"] or failed else "complete")
     except BaseException as exc:
         status = ("interrupted" if isinstance(exc, KeyboardInterrupt) else
                   "budget_exceeded" if isinstance(exc, BudgetExceeded) else "failed")

@@ -30,6 +30,7 @@ import platform
 import shutil
 import sys
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, wait
@@ -37,10 +38,12 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import __version__, atomic
-from ..errors import CacheMismatchError, GenerateError, ProblemError, SpecError
+from ..atomic import LOCK_FILE, folder_lock
+from ..errors import CacheMismatchError, GenerateError, ProblemError, RepairWarning, SpecError
 from ..grammar.grid import Grid, variant_seed
 from ..grammar.spec import save_grid
 from ..problems.base import Problem
@@ -88,6 +91,7 @@ class _Job:
         self.seed, self.out, self.chunk_size = int(seed), Path(out), int(chunk_size)
         self.schema = table_schema(self.grid)
         self.total = len(self.problems) * len(self.cells)
+        self.repaired: list[str] = []  # damaged parts found on resume (rebuilt, reported in stats)
 
     def pairs(self, k: int) -> list[tuple[int, int]]:
         n = len(self.cells)
@@ -123,8 +127,16 @@ class _Job:
         part = self.part_path(k)
         if not part.exists():
             return False
-        rows = pq.ParquetFile(part).read(columns=["problem_id", "cell_id", "image_paths", "image_sha256"],
-                                         use_threads=False).to_pylist()
+        try:
+            rows = pq.ParquetFile(part).read(columns=["problem_id", "cell_id", "image_paths", "image_sha256"],
+                                             use_threads=False).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            # Parts are written atomically, so a damaged one was cut by a full disk, a copy or a hand
+            # edit: its images are re-checked against the new render, so rebuilding it is safe.
+            warnings.warn(f"{part} is damaged ({type(exc).__name__}: {exc}); rendering chunk {k} again.",
+                          RepairWarning, stacklevel=2)
+            self.repaired.append(str(part))
+            return False
         want = [(self.problems[pi].problem_id, self.cells[ci].cell_id) for pi, ci in self.pairs(k)]
         if [(r["problem_id"], r["cell_id"]) for r in rows] != want:
             raise CacheMismatchError(f"{part} holds variants other than the ones chunk {k} should hold; the run "
@@ -245,17 +257,30 @@ def _identity(grid: Grid, problems: list[Problem], seed: int, chunk_size: int) -
             "chunk_size": int(chunk_size), "render_env": render_env(grid), "fonts": grid_fonts(grid)}
 
 
+def _read_manifest(mpath: Path) -> dict[str, Any]:
+    try:
+        old = json.loads(mpath.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CacheMismatchError(f"{mpath} is not valid JSON ({exc}); the folder was damaged or edited by hand. "
+                                 "Delete the folder (or just this file, to re-check every chunk) and re-run "
+                                 "generate.") from None
+    if not isinstance(old, dict):
+        raise CacheMismatchError(f"{mpath} holds a {type(old).__name__}, not a run manifest; delete the folder "
+                                 "and re-run generate.")
+    return old
+
+
 def _prepare(out: Path, ident: dict[str, Any], grid: Grid, problems: list[Problem]) -> dict[str, Any]:
     """Create the folder or check that an existing one was made from the same inputs."""
     mpath = out / MANIFEST
     if mpath.exists():
-        old = json.loads(mpath.read_text(encoding="utf-8"))
+        old = _read_manifest(mpath)
         diffs = [f"{k}: folder has {old.get(k)!r}, this call has {v!r}" for k, v in ident.items() if old.get(k) != v]
         if diffs:
             raise CacheMismatchError(f"run folder {out} was generated from different inputs — " + "; ".join(diffs)
                                      + ". Use a new --out folder, or delete this one to regenerate.")
         return old
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
         raise CacheMismatchError(f"{out} exists, is not empty and has no {MANIFEST}; refusing to write a run "
                                  "folder into it. Choose an empty or new folder.")
     (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
@@ -353,11 +378,18 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
     out = Path(out)
     pool = None
     try:
-        # Spawn first: a worker's start-up (interpreter, imports, grid) overlaps this process's
-        # identity checks and folder preparation instead of following them.
-        if workers > 1 and _needs_workers(out):
-            pool = _Pool(grid, seed, out, chunk_size, workers)
-        return _generate(problems, grid, int(seed), out, int(chunk_size), pool, progress)
+        # One writer per folder: a second generate into ``out`` fails here, before it spawns or writes.
+        with folder_lock(out, "generate"):
+            # Spawn first: a worker's start-up (interpreter, imports, grid) overlaps this process's
+            # identity checks and folder preparation instead of following them.
+            if workers > 1 and _needs_workers(out):
+                pool = _Pool(grid, seed, out, chunk_size, workers)
+            try:
+                return _generate(problems, grid, int(seed), out, int(chunk_size), pool, progress)
+            finally:
+                if pool is not None:  # workers stop before the lock is released
+                    pool.close()
+                    pool = None
     except BrokenProcessPool as exc:
         raise GenerateError(
             f"a worker process died while generating {out} ({exc}). Workers are spawned, so a script that "
@@ -376,13 +408,20 @@ def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_s
     job = _Job(problems, grid, seed, out, chunk_size)
     n_chunks = -(-job.total // job.chunk_size)
     if manifest.get("status") == "complete" and (out / TABLE_FILE).exists():
-        run = RunFolder(out)
-        for batch in pq.ParquetFile(out / TABLE_FILE).iter_batches(512, columns=["image_paths", "image_sha256"]):
-            if not _images_ok(out, batch.to_pylist()):
-                raise CacheMismatchError(f"run folder {out} is complete but images listed in {TABLE_FILE} are "
-                                         "missing; delete the folder and re-run generate.")
-        run.stats = {"rendered": 0, "skipped": job.total}
-        return run
+        try:
+            _verify_table(out, job)
+            table = pq.ParquetFile(out / TABLE_FILE)
+        except (pa.ArrowException, OSError, GenerateError) as exc:
+            # Every image is still checked against its new render below, so re-rendering is safe.
+            warnings.warn(f"{out / TABLE_FILE} is damaged ({exc}); rendering the folder again.", RepairWarning,
+                          stacklevel=3)
+            job.repaired.append(str(out / TABLE_FILE))
+        else:
+            for batch in table.iter_batches(512, columns=["image_paths", "image_sha256"]):
+                if not _images_ok(out, batch.to_pylist()):
+                    raise CacheMismatchError(f"run folder {out} is complete but images listed in {TABLE_FILE} are "
+                                             "missing; delete the folder and re-run generate.")
+            return RunFolder(out, stats={"rendered": 0, "skipped": job.total, "repaired": []})
     (out / PARTS_DIR).mkdir(exist_ok=True)
     todo = [k for k in range(n_chunks) if not job.chunk_done(k)]
     for k in todo:  # a part left with missing images is rewritten; the merger must not read it first
@@ -404,10 +443,29 @@ def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_s
         raise
     finally:
         bar.close()
+    _verify_table(out, job)  # `complete` is written only over a table that reads back whole
     shutil.rmtree(out / PARTS_DIR)
     manifest.update(status="complete", counts={**counts, "problems": len(problems), "cells": len(job.cells)})
     atomic.write_json(out / MANIFEST, manifest)
-    return RunFolder(out, stats={"rendered": job.total - skipped, "skipped": skipped})
+    return RunFolder(out, stats={"rendered": job.total - skipped, "skipped": skipped, "repaired": job.repaired})
+
+
+def _verify_table(out: Path, job: _Job) -> None:
+    """Read the merged table back: its schema, its row count and its (problem, cell) order."""
+    path = out / TABLE_FILE
+    f = pq.ParquetFile(path)
+    if f.metadata.num_rows != job.total or not f.schema_arrow.equals(job.schema):
+        raise GenerateError(f"{path} does not read back as written ({f.metadata.num_rows} rows, {job.total} "
+                            "expected); the folder was changed while generating. Re-run generate.")
+    n = len(job.cells)
+    i = 0
+    for batch in f.iter_batches(4096, columns=["problem_id", "cell_id"], use_threads=False):
+        for pid, cid in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+            pi, ci = divmod(i, n)
+            if pid != job.problems[pi].problem_id or cid != job.cells[ci].cell_id:
+                raise GenerateError(f"{path} row {i} is ({pid}, {cid}), expected ({job.problems[pi].problem_id}, "
+                                    f"{job.cells[ci].cell_id}); re-run generate.")
+            i += 1
 
 
 def _spec(grid: Grid) -> dict[str, Any]:

@@ -204,10 +204,11 @@ class RunFolder:
 
     ``variants()`` yields full :class:`Variant` objects with PNG bytes read from disk; ``table()``
     is the variant table as a polars DataFrame; ``stats`` holds the counts of the last ``generate``
-    call that returned this handle (``{"rendered": n, "skipped": m}``), or None after ``load_run``.
+    call that returned this handle (``{"rendered": n, "skipped": m, "repaired": [paths]}``; ``repaired``
+    lists damaged leftovers of an interrupted run that were rebuilt), or None after ``load_run``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], stats: dict[str, int] | None = None):
+    def __init__(self, path: str | os.PathLike[str], stats: dict[str, Any] | None = None):
         self.path = Path(path)
         self.stats = stats
         if not (self.path / MANIFEST).exists():
