@@ -34,7 +34,7 @@ from typing import Any
 from .errors import FolderLockedError
 
 __all__ = ["temp_path", "commit", "replacing", "write_bytes", "write_text", "write_json", "write_parquet",
-           "folder_lock", "LOCK_FILE"]
+           "folder_lock", "LOCK_FILE", "name_path"]
 
 
 def temp_path(path: str | os.PathLike[str]) -> Path:
@@ -95,10 +95,27 @@ def replacing(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator[P
     try:
         yield tmp
         commit(tmp, path, fsync=fsync)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            name_path(exc, path)
         raise
+
+
+NOTE = "restplus: while writing "
+
+
+def name_path(exc: OSError, path: str | os.PathLike[str]) -> None:
+    """Record on ``exc`` the file being written: a failed write() (or a polars/pyarrow writer) names
+    none, and the user needs to know which. Sets ``filename`` where that keeps ``str(exc)`` right
+    (an errno is set), else adds a note."""
+    if exc.filename is not None:
+        return
+    if exc.errno is not None:
+        exc.filename = str(path)
+    else:
+        exc.add_note(NOTE + str(path))
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:

@@ -1,17 +1,21 @@
 """The ``restplus`` command line: one module per command group, registered explicitly here.
 
 Each group module declares ``COMMANDS``; heavy imports stay inside the handlers, so ``--help`` is fast.
-Errors reach the user as one clear line (exit code 2) unless ``--debug`` is given.
+Errors reach the user as one clear line (exit code 2) unless ``--debug`` is given: restplus's own
+errors, and ordinary OS failures (permissions, full disk, a file where a folder should be), which
+:mod:`.oserrors` words with the path and what to do. A closed output pipe ends quietly (status 141).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import RestplusError
 from . import data, evaluate, gap, grammar, report, search
 from .base import Command
+from .oserrors import describe_os_error
 
 GROUPS = (grammar, data, evaluate, report, search, gap)  # help lists commands in this order
 
@@ -53,10 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(COMMANDS[args.command].run(args) or 0)
-    except RestplusError as exc:
+    except BrokenPipeError:
+        # `restplus describe SPEC | head`: the reader left. Stop quietly, as other tools do, and point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the status a shell reports for a tool cut off by its pipe
+    except (RestplusError, OSError) as exc:
         if args.debug:
             raise
-        print(f"restplus {args.command}: error: {exc}", file=sys.stderr)
+        text = str(exc) if isinstance(exc, RestplusError) else describe_os_error(exc, getattr(args, "out", None))
+        print(f"restplus {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"restplus {args.command}: interrupted; work done so far is kept.", file=sys.stderr)

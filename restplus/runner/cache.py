@@ -18,14 +18,15 @@ threads); counters are guarded by a lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..errors import CacheMismatchError
+from ..errors import CacheMismatchError, FileAccessError
 from ..records import Response
 
 SCHEMA_VERSION = 1
@@ -46,16 +47,28 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self.hits = self.misses = self.writes = 0
-        con = self._con()
-        with con:
+        with self._db_errors("open"), self._con() as con:
             con.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL, "
                         "created REAL NOT NULL)")
             con.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
             con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        found = con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()[0]
+            found = con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()[0]
         if found != str(SCHEMA_VERSION):
             raise CacheMismatchError(f"cache {str(self.path)!r} has schema version {found}, this restplus "
                                      f"writes version {SCHEMA_VERSION}; use a new cache file.")
+
+    @contextlib.contextmanager
+    def _db_errors(self, doing: str) -> Iterator[None]:
+        """SQLite's own errors (a read-only or damaged file, a full disk) as one error naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            msg = str(exc)
+            fix = ("make the file and its folder writable, or pass another cache path" if "readonly" in msg
+                   or "unable to open" in msg else "free some disk space or pass a cache path elsewhere"
+                   if "disk" in msg or "full" in msg else "delete it (answers are then re-requested) or pass "
+                   "another cache path")
+            raise FileAccessError(f"response cache {str(self.path)!r}: cannot {doing} it ({msg}); {fix}.") from None
 
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -80,13 +93,14 @@ class ResponseCache:
     def get_many(self, keys: Iterable[str]) -> dict[str, Response]:
         """Cached responses for the keys that are present (each key counted once as hit or miss)."""
         keys = list(dict.fromkeys(keys))
-        con = self._con()
         found: dict[str, Response] = {}
-        for i in range(0, len(keys), _CHUNK):
-            part = keys[i:i + _CHUNK]
-            q = f"SELECT key, response FROM responses WHERE key IN ({','.join('?' * len(part))})"
-            for k, v in con.execute(q, part):
-                found[k] = Response.from_dict(json.loads(v))
+        with self._db_errors("read"):
+            con = self._con()
+            for i in range(0, len(keys), _CHUNK):
+                part = keys[i:i + _CHUNK]
+                q = f"SELECT key, response FROM responses WHERE key IN ({','.join('?' * len(part))})"
+                for k, v in con.execute(q, part):
+                    found[k] = Response.from_dict(json.loads(v))
         with self._lock:
             self.hits += len(found)
             self.misses += len(keys) - len(found)
@@ -107,11 +121,11 @@ class ResponseCache:
         error response: errors are retried on the next run, never cached."""
         if response.error is not None:
             return False
-        con = self._con()
         # INSERT OR IGNORE: two processes answering the same request keep the first answer, so a
         # cached response never changes under a reader.
-        con.execute("INSERT OR IGNORE INTO responses (key, response, created) VALUES (?, ?, ?)",
-                    (key, response.to_json(), time.time()))
+        with self._db_errors("write"):
+            self._con().execute("INSERT OR IGNORE INTO responses (key, response, created) VALUES (?, ?, ?)",
+                                (key, response.to_json(), time.time()))
         with self._lock:
             self.writes += 1
         return True

@@ -23,6 +23,7 @@ Properties:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -340,8 +341,12 @@ class _Merger:
         return self.counts
 
     def abort(self) -> None:
-        self.writer.close()
-        self.tmp.unlink(missing_ok=True)
+        # Closing flushes buffered rows, which fails again on a full disk: that second error must not
+        # hide the first one, and the temporary file goes either way.
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
 
 
 def _needs_workers(out: Path) -> bool:
@@ -438,8 +443,10 @@ def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_s
         else:
             pool.run(job, todo, bar, merger)
         counts = merger.finish()
-    except BaseException:
+    except BaseException as exc:
         merger.abort()
+        if isinstance(exc, OSError):  # the merger's parquet writer names no file (e.g. on a full disk)
+            atomic.name_path(exc, out / TABLE_FILE)
         raise
     finally:
         bar.close()
