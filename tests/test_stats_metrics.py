@@ -254,3 +254,13 @@ def test_vectorised_percentiles_match_numpy_nanquantile():
     assert w.shape == (300, 40) and (w.sum(axis=1) == 40).all()
     assert np.array_equal(w, bootstrap_weights(40, 300, seed=9))
     assert abs(w.mean() - 1.0) < 1e-9 and 0.8 < w.var() < 1.2  # multinomial(n, 1/n): variance ~ 1
+
+
+def test_a_table_without_the_text_baseline_needs_explicit_modalities():
+    visual = hand_table().filter(pl.col("modality") != "text")
+    with pytest.raises(AnalysisError, match=r"no text rows.*modalities=\['image', 'mixed'\]"):
+        consistency(visual, ["dpi"], n_boot=0)
+    out = consistency(visual, ["dpi"], modalities=["image", "mixed"], n_boot=0, scopes=["overall"], gated="ungated")
+    # image vs mixed: 3 of the 6 units answer alike (p1,200; p2,200; p3,50; unparsed p3,200 is not alike)
+    rer = out.filter((pl.col("metric") == "rer") & (pl.col("scope") == "overall"))["value"].to_list()
+    assert rer == [pytest.approx(1 - 3 / 6)]

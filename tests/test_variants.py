@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from restplus.errors import DesignError, ProblemError, RestplusError, SpecError, UnknownNameError
+from restplus.errors import ProblemError, RestplusError, SpecError, UnknownNameError
 from restplus.grammar import factors as F
 from restplus.grammar.grid import Grid, variant_seed
 from restplus.problems.base import Problem, Segment
@@ -78,6 +78,11 @@ def test_filter_by_levels(vs):
     both = vs.filter(text_color=["black", "red"], modality=["image", "mixed"])
     assert len(both) == 4 * 8
     assert {v.modality for v in vs.filter(modality="text")} == {"text"}
+    # a visual-factor filter keeps the text baseline: it has no visual levels and every level is compared with it
+    kalam = vs.filter(dpi=50)
+    assert {v.modality for v in kalam} == {"text", "image", "mixed"}
+    assert all(v.cell["dpi"] == 50 for v in kalam if v.modality != "text")
+    assert len(vs.filter(modality="text", dpi=50)) == 4  # the text cells, whatever the visual filter
     # the filtered view yields exactly the same variants as the full set
     full = {v.variant_id: pngs(v) for v in vs}
     assert all(pngs(v) == full[v.variant_id] for v in sub)
@@ -89,7 +94,6 @@ def test_filter_by_levels(vs):
     ({"dpi": 75}, SpecError, "Levels: 50, 100"),
     ({"text_color": "rde"}, SpecError, "Did you mean: red"),
     ({"modality": "imgae"}, SpecError, "Did you mean: image"),
-    ({"modality": "text", "dpi": 50}, DesignError, "text cells have no visual levels"),
 ])
 def test_bad_filters_raise_with_did_you_mean(vs, levels, exc, hint):
     with pytest.raises(exc) as ei:
@@ -103,7 +107,7 @@ def test_pickled_set_holds_plain_data_and_renders_the_same_bytes(vs):
     assert b"\x89PNG" not in blob and len(blob) < 20_000
     clone = pickle.loads(blob)
     assert len(clone) == len(vs) and [pngs(clone[i]) for i in (1, 20, 35)] == [pngs(vs[i]) for i in (1, 20, 35)]
-    sub = pickle.loads(pickle.dumps(vs.filter(dpi=100)))
+    sub = pickle.loads(pickle.dumps(vs.filter(dpi=100, modality=["image", "mixed"])))
     assert len(sub) == 4 * 4 and all(v.cell["dpi"] == 100 for v in sub)
 
 

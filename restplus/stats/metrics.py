@@ -53,7 +53,8 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
     factors : visual factor columns; a condition is the tuple of their levels. ``[]`` for a plain
         REST table (one image per problem and modality).
     by : columns that split the table into independent analyses (e.g. ``["model"]``).
-    modalities : modalities compared (default: all present, in text/image/mixed order). At least two.
+    modalities : modalities compared (default: all present, in text/image/mixed order; the text
+        baseline must then be among them). At least two.
     scopes : any of ``"overall"``, ``"factor"`` (each level of each factor), ``"cell"`` (each condition).
     gated : ``"both"`` (default), ``"gated"`` (gate-passed units only, as in the paper) or ``"ungated"``.
     n_boot : bootstrap replicates (0 disables CIs). seed : seed of ``np.random.default_rng``.
@@ -89,6 +90,12 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
     ensure_single_model(df, by, "consistency")
     factors = list(factors)
     mods = present_modalities(df, modalities)
+    if modalities is None and "text" not in mods and len(mods) >= 2:
+        # The paper's RER compares each rendering with the text baseline; a table without text rows
+        # (e.g. a visual-factor filter dropped them) would silently give image-vs-mixed figures.
+        raise AnalysisError(
+            f"the table has no text rows, so RER/CFR/MMC would compare only {'/'.join(mods)}. Keep the text "
+            f"baseline rows, or pass modalities={mods} to compare only those, explicitly.")
     if len(mods) < 2:
         raise AnalysisError(f"consistency compares modalities, but only {mods} are present; RER, CFR and "
                             f"MMC need at least two of text/image/mixed.")

@@ -164,8 +164,9 @@ class VariantSet:
 
         A value may be one level or a list of levels; levels compare as their labels
         (:func:`restplus.schema.match_level`), so ``dpi=50``, ``dpi=50.0`` and ``dpi="50"`` are the same.
-        Unknown factor names or levels raise with a did-you-mean. Text cells have no visual levels, so any
-        visual-factor filter drops them.
+        Unknown factor names or levels raise with a did-you-mean. Text cells have no visual levels: they
+        are the baseline every visual level is compared with, so they pass every visual-factor filter
+        (``filter(font="Kalam")`` keeps the text cell); only a ``modality`` filter drops them.
         """
         by_name = {f.name: f for f in self._grid.factors}
         keep = list(self._cells)
@@ -182,10 +183,12 @@ class VariantSet:
                     raise SpecError(f"{name}={w!r} is not a level of {name!r}.{did_you_mean(str(w), valid)} "
                                     f"Levels: {', '.join(valid)}.")
                 labels.add(lab)
-            keep = [c for c in keep if (c.labels().get(name) if name in by_name else c.modality) in labels]
+            if name != "modality":  # the text baseline has no visual levels and always stays
+                keep = [c for c in keep if c.modality == "text" or c.labels().get(name) in labels]
+            else:
+                keep = [c for c in keep if c.modality in labels]
         if not keep:
-            raise DesignError(f"no cell matches {levels}; note that text cells have no visual levels "
-                              "(filter modality='text' alone to get them).")
+            raise DesignError(f"no cell matches {levels}; check the levels against `restplus describe`.")
         return self._derive(_cell_ids=tuple(c.cell_id for c in keep))
 
     def sample_cells(self, seed: int | None = None) -> "VariantSet":
