@@ -179,3 +179,32 @@ def test_lmms_eval_task_folder(run, truth, tmp_path):
     assert utils.process_results(soe, ["no idea"]) == {"exact_match": 0.0}
     with pytest.raises(SpecError, match="identifier"):
         export_lmms_eval(run, tmp_path / "bad", task="my task")
+
+
+def _yaml(path):
+    return yaml.load(path.read_text(), Loader=_FunctionLoader)
+
+
+def test_lmms_eval_export_carries_the_runs_decoding_and_prompts(run, tmp_path):
+    import restplus as rp
+    from restplus.runner.prompts import PromptSet
+    from restplus.testing import AlwaysWrong
+
+    cfg = _yaml(rp.export_lmms_eval(run, tmp_path / "paper"))  # defaults: 2048 tokens for SoE, 1024 otherwise
+    assert cfg["generation_kwargs"] == {"max_new_tokens": 2048, "temperature": 0.0, "do_sample": False}
+    assert cfg["metadata"]["restplus_decoding"]["soe"]["max_tokens"] == 2048
+    assert cfg["metadata"]["restplus_decoding"]["mcq"]["max_tokens"] == 1024
+    assert cfg["metadata"]["restplus_prompt_hash"] == PromptSet().content_hash
+    # like=: the prompts and decoding recorded by an evaluated run
+    prompts = {"image": "Look closely. {answer_format}"}
+    done = rp.evaluate(run.path, AlwaysWrong(), out=tmp_path / "evaluated", prompts=prompts,
+                       decoding={"*": {"max_tokens": 300, "temperature": 0.5}}, progress=False)
+    cfg = _yaml(rp.export_lmms_eval(run, tmp_path / "like", like=done.out))
+    assert cfg["generation_kwargs"] == {"max_new_tokens": 300, "temperature": 0.5, "do_sample": True}
+    assert cfg["metadata"]["restplus_prompt_hash"] == done.manifest["prompts"]["hash"]
+    utils = (tmp_path / "like" / "utils.py").read_text()
+    assert "Look closely." in utils and "Solve the problem shown in the image." not in utils
+    with pytest.raises(SpecError, match="either like=RUN"):
+        rp.export_lmms_eval(run, tmp_path / "x", like=done.out, prompts=prompts)
+    with pytest.raises(rp.CacheMismatchError, match="not an evaluated run"):
+        rp.export_lmms_eval(run, tmp_path / "x", like=run.path)

@@ -12,13 +12,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import io
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
+from PIL import Image
 from polars.testing import assert_frame_equal
 
 import restplus as rp
@@ -319,3 +322,23 @@ def test_xlsx_needs_openpyxl_or_reads_it(run, model, tmp_path):
         pd.read_csv(preds[0], sep="\t").to_excel(xlsx, index=False)
         res = rp.import_results([xlsx, preds[1]], run.path, out=tmp_path / "o")
         assert res.table.height == len(run)
+
+
+def test_moved_lmms_eval_folder_still_loads(run, tmp_path, monkeypatch):
+    yml = rp.export_lmms_eval(run, tmp_path / "a" / "task")
+    assert str(tmp_path) not in yml.read_text()  # no absolute path in the task YAML
+    moved = tmp_path / "b" / "elsewhere"
+    moved.parent.mkdir()
+    shutil.move(str(yml.parent), str(moved))
+    assert not (tmp_path / "a" / "task").exists()
+    monkeypatch.chdir(tmp_path)  # lmms-eval runs from anywhere, not from the task folder
+    cfg, docs = load_task(moved / yml.name, tmp_path / "hf")
+    assert cfg["dataset_kwargs"]["data_files"] == {"test": str(moved.resolve() / "restplus.parquet")}
+    variants = list(run.variants())
+    assert [d["variant_id"] for d in docs] == [v.variant_id for v in variants]
+    k = next(i for i, v in enumerate(variants) if v.images)
+    assert [np.asarray(im).tobytes() for im in cfg["doc_to_visual"](docs[k])] == \
+        [np.asarray(Image.open(io.BytesIO(im.png)).convert("RGB")).tobytes() for im in variants[k].images]
+    prompt = cfg["doc_to_text"](docs[k], cfg["lmms_eval_specific_kwargs"]["default"])
+    assert prompt.endswith(rp.PromptSet().solve_text(variants[k].modality, variants[k].task,
+                                                     variants[k].answer_type))
