@@ -230,8 +230,9 @@ def test_failed_predictions_are_errors_not_answers(run, model, tmp_path):
     frame.write_csv(preds[0], separator="\t")
     res = rp.import_results(preds, run.path, out=tmp_path / "imported")
     bad = res.table.filter(pl.col("variant_id").is_in(failed))
-    assert bad["error"].is_not_null().all() and (bad["parse_status"] == "error").all()
-    assert bad["answer"].is_null().all() and res.status == "partial" and res.counts["errors"] == 3
+    assert bad["error"].is_not_null().all() and bad["answer"].is_null().all()
+    assert not bad["correct"].fill_null(False).any() and bad["response"].is_null().all()
+    assert res.status == "partial" and res.counts["errors"] == 3
 
 
 def test_missing_extra_duplicate_and_mismatched_rows_are_refused(run, model, tmp_path):
