@@ -117,6 +117,7 @@ def lmms_samples(folder: Path, cfg, docs, model, *, layout: str = "0.7", task: s
         metrics = cfg["process_results"](doc, [text])
         if layout == "0.7":  # doc dropped, single response flattened, resps omitted when equal
             line = {"doc_id": doc_id, "input": prompt, "target": str(doc["answer"]), "filtered_resps": text,
+                    "token_counts": [{"input_tokens": 100 + doc_id, "output_tokens": 7}],
                     "doc_hash": hashlib.sha256(str(doc_id).encode()).hexdigest(), **metrics}
         else:  # lmms-eval 0.2/0.3: the doc's non-image fields, nested resps
             saved = {k: v for k, v in doc.items() if k != "images"}
@@ -175,6 +176,11 @@ def test_lmms_eval_round_trip_equals_native_evaluate(run, model, native, tmp_pat
     assert src["files"][0]["sha256"] == hashlib.sha256(samples.read_bytes()).hexdigest()
     assert src["files"][0]["generation_kwargs"]["max_new_tokens"] == 1024  # the run's decoding, not 256
     assert res.table["gate_passed"].is_null().all() and (res.table["model"] == "fake-vlm").all()
+    assert res.table["latency_s"].is_null().all()  # not measured by the harness: unknown, not 0
+    by_id = dict(zip(res.table["variant_id"], res.table["tokens_in"], strict=True))
+    assert [by_id[d["variant_id"]] for d in docs] == [100 + k for k in range(len(docs))]
+    logged = [json.loads(x)["exact_match"] for x in samples.read_text().splitlines()]
+    assert src["files"][0]["harness_metrics"] == {"exact_match": pytest.approx(sum(logged) / len(logged))}
     # the folder is a run folder: rescore re-applies the same extractors to the stored responses
     again = rp.rescore(tmp_path / "imported")
     assert_frame_equal(again.select(SAME).sort("variant_id"), res.table.select(SAME).sort("variant_id"))
@@ -205,9 +211,12 @@ def test_vlmevalkit_round_trip_equals_native_evaluate(run, model, native, tmp_pa
         rp.import_results(preds[0], run.path, out=tmp_path / "partial")
 
 
-def test_cli_import_then_analyse_and_report(run, model, tmp_path, capsys):
-    exp = rp.export_vlmevalkit_tsv(run, tmp_path / "restplus.tsv")
-    preds = [vlmevalkit_predictions(p, model, tmp_path / f"fake-vlm_{p.stem}.tsv") for p in exp.files]
+def test_cli_export_import_then_analyse_and_report(run, model, tmp_path, capsys):
+    assert main(["export", str(run.path), "--to", "vlmevalkit", "--out", str(tmp_path / "restplus.tsv")]) == 0
+    said = capsys.readouterr().out
+    assert "restplus.tsv: 48 image and mixed variants" in said and "restplus_text.tsv: 12 text variants" in said
+    files = [tmp_path / "restplus.tsv", tmp_path / "restplus_text.tsv"]
+    preds = [vlmevalkit_predictions(p, model, tmp_path / f"fake-vlm_{p.stem}.tsv") for p in files]
     out = tmp_path / "imported"
     assert main(["import-results", *map(str, preds), "--variants", str(run.path), "--out", str(out)]) == 0
     said = capsys.readouterr().out

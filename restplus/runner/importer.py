@@ -62,6 +62,7 @@ class PeerRow:
     error: str | None
     checks: tuple[tuple[str, str], ...]  # (field, value) that must equal the variant's
     where: str  # "file:line" for messages
+    tokens: tuple[int | None, int | None] = (None, None)  # (in, out) when the harness logged them
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,27 @@ def _lmms_results(path: Path) -> dict[str, Any]:
     return {"file": sibling, "task": m["task"], "version": data.get("lmms_eval_version"), "config": config}
 
 
+_LMMS_FIELDS = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "doc_hash", "prompt_hash",
+                "target_hash", "input", "token_counts", "input_media"}
+
+
+def _tokens(counts: Any) -> tuple[int | None, int | None]:
+    """(input, output) tokens from lmms-eval's ``token_counts`` (a list with one dict per request, by version)."""
+    while isinstance(counts, list) and len(counts) == 1:
+        counts = counts[0]
+    if not isinstance(counts, dict):
+        return None, None
+    ins, outs = counts.get("input_tokens"), counts.get("output_tokens")
+    return (ins if isinstance(ins, int) else None), (outs if isinstance(outs, int) else None)
+
+
 def read_lmms_eval(path: str | os.PathLike[str]) -> PeerFile:
     """Parse an lmms-eval ``--log_samples`` file (see the module docstring for the fields used)."""
     path = Path(path)
     raw = path.read_bytes()
     rows: list[PeerRow] = []
     fields_used: set[str] = set()
+    metrics: dict[str, list[float]] = {}
     for lineno, line in enumerate(raw.decode("utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -154,11 +170,15 @@ def read_lmms_eval(path: str | os.PathLike[str]) -> PeerFile:
             checks.append(("variant_id", str(doc["variant_id"])))
         if obj.get("target") is not None:
             checks.append(("answer", str(obj["target"])))
-        rows.append(PeerRow(doc_id, text, None, tuple(checks), where))
+        rows.append(PeerRow(doc_id, text, None, tuple(checks), where, _tokens(obj.get("token_counts"))))
+        for k, val in obj.items():  # the harness's own per-sample metrics, kept for comparison
+            if k not in _LMMS_FIELDS and isinstance(val, (int, float)) and not isinstance(val, bool):
+                metrics.setdefault(k, []).append(float(val))
     if not rows:
         raise ResultsImportError(f"{path} has no samples; was lmms-eval run with --log_samples on the exported task?")
     res = _lmms_results(path)
-    info: dict[str, Any] = {"response_field": sorted(fields_used)}
+    info: dict[str, Any] = {"response_field": sorted(fields_used),
+                            "harness_metrics": {k: sum(v) / len(v) for k, v in sorted(metrics.items())}}
     if res:
         info["results_file"] = str(res["file"])
         meta = res["config"].get("metadata") or {}
@@ -361,7 +381,8 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
                                      "folder it was exported from.")
     got = join(files, ids, answers, allow_missing=allow_missing)
 
-    responses = {specs[pos].key: (Response(text=r.response or "", error=r.error), False) for pos, r in got.items()}
+    responses = {specs[pos].key: (Response(text=r.response or "", error=r.error, tokens_in=r.tokens[0],
+                                           tokens_out=r.tokens[1]), False) for pos, r in got.items()}
     identity = make_identity(grid.spec_hash, problem_ids_digest(problems), fp,
                              problems_digest(p for _, p in sorted(problems.items())))
     run_id = "import-" + digest({"i": identity, "p": pset.content_hash}, 10)
@@ -369,8 +390,8 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
     started = _now()
     with atomic.folder_lock(out, "import-results"):
         rows = raw_rows(specs, responses, run_id=run_id, model=name)
-        for r in rows:  # the harness measured none of these: unknown, not zero
-            r.update(latency_s=None, tokens_in=None, tokens_out=None, text_tokens=None)
+        for r in rows:  # the harness measured none of these: unknown, not zero (tokens: only if it logged them)
+            r["latency_s"] = None
         rows = score_rows(rows, problems, threshold=threshold, normalization=norm)
         table = write_outputs(out, rows, factors, False, grid.level_labels())
         write_problems(out, problems)
