@@ -352,3 +352,19 @@ def test_moved_lmms_eval_folder_still_loads(run, tmp_path, monkeypatch):
     prompt = cfg["doc_to_text"](docs[k], cfg["lmms_eval_specific_kwargs"]["default"])
     assert prompt.endswith(rp.PromptSet().solve_text(variants[k].modality, variants[k].task,
                                                      variants[k].answer_type))
+
+
+def test_import_never_replaces_another_run(run, model, native, tmp_path):
+    exp = rp.export_vlmevalkit_tsv(run, tmp_path / "restplus.tsv")
+    preds = [vlmevalkit_predictions(p, model, tmp_path / f"m_{p.stem}.tsv") for p in exp.files]
+    before = (native.out / "results.parquet").read_bytes()
+    with pytest.raises(ResultsImportError, match=r"already holds another run .*'fake-vlm'.*new --out"):
+        rp.import_results(preds, run.path, out=native.out)
+    assert (native.out / "results.parquet").read_bytes() == before
+    first = rp.import_results(preds, run.path, out=tmp_path / "imp")
+    again = rp.import_results(preds, run.path, out=tmp_path / "imp")  # the same import again: same folder
+    assert first.manifest["run_id"] == again.manifest["run_id"] and again.table.equals(first.table)
+    frame = pl.read_csv(preds[1], separator="\t", infer_schema=False).with_columns(pl.lit("2.5").alias("index"))
+    frame.head(1).write_csv(tmp_path / "frac.tsv", separator="\t")
+    with pytest.raises(ResultsImportError, match=r"index '2.5' is not an integer"):
+        rp.import_results(tmp_path / "frac.tsv", run.path, out=tmp_path / "o")

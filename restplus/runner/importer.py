@@ -42,9 +42,11 @@ from .. import atomic
 from ..errors import ResultsImportError, SpecError, unknown_name
 from ..hashing import digest, sha256_bytes
 from ..records import Response
+from ..variants.exports import variants_digest
+from ..variants.runfolder import RunFolder, load_run, problems_digest
 from .evaluation import RunResult
 from .gate import Normalization, as_normalization, check_threshold, reference_text
-from .manifest import build_manifest, font_checksums, make_identity, problem_ids_digest
+from .manifest import build_manifest, font_checksums, make_identity, problem_ids_digest, read_manifest
 from .prompts import as_prompts, build_requests, decoding_for
 from .rows import RowSpec, raw_rows, score_rows, write_outputs, write_problems
 
@@ -227,9 +229,12 @@ def read_vlmevalkit(path: str | os.PathLike[str]) -> PeerFile:
     for k, r in enumerate(records, 2):  # line 1 is the header
         where = f"{path.name}:{k}"
         try:
-            index = int(float(r["index"]))
+            value = float(r["index"])
         except (TypeError, ValueError):
-            raise ResultsImportError(f"{where}: index {r['index']!r} is not an integer.") from None
+            value = float("nan")
+        if not value.is_integer():  # "3" and "3.0" (a spreadsheet round trip) are row 3; "3.5" is no row
+            raise ResultsImportError(f"{where}: index {r['index']!r} is not an integer.")
+        index = int(value)
         pred = r["prediction"] if r["prediction"] is not None else ""
         error = f"vlmevalkit: {pred}" if pred.startswith(VLMEVALKIT_FAIL) else None
         checks = tuple(("variant_id", str(r[c])) for c in ("variant_id",) if r.get(c) is not None)
@@ -328,7 +333,6 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
     version ("unknown" when the file does not say) and every file's sha256.
     """
     from ..problems.extract import canonical_answer
-    from ..variants.runfolder import RunFolder, load_run, problems_digest
 
     paths = [Path(results)] if isinstance(results, (str, os.PathLike)) else [Path(p) for p in results]
     if not paths:
@@ -370,8 +374,6 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
         answers.append(str(v.answer))
         specs.append(_spec(v, prob, factors, key, golds[gkey]))
         provenances.extend(dict(im.provenance) for im in v.images)
-    from ..variants.exports import variants_digest
-
     order = variants_digest(ids)
     for f in files:
         claimed = f.info.get("restplus_variants_digest")
@@ -389,6 +391,12 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
     out = Path(out)
     started = _now()
     with atomic.folder_lock(out, "import-results"):
+        old = read_manifest(out)
+        if old is not None and old.get("identity") != identity:  # re-importing the same files may replace
+            raise ResultsImportError(
+                f"{out} already holds another run ({old.get('run_id')}, model "
+                f"{(old.get('model') or {}).get('name')!r}); importing here would replace its results. Choose a "
+                "new --out folder for these results.")
         rows = raw_rows(specs, responses, run_id=run_id, model=name)
         for r in rows:  # the harness measured none of these: unknown, not zero (tokens: only if it logged them)
             r["latency_s"] = None

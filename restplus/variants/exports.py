@@ -6,10 +6,14 @@ Sources: a :class:`~restplus.variants.runfolder.RunFolder` (or its path) or a
 - :func:`export_hf_parquet` — parquet that ``datasets.load_dataset("parquet", data_files=...)`` loads
   with ``Image`` features (images embedded as ``{"bytes", "path"}`` structs, features declared in the
   schema's ``huggingface`` metadata). Columns are those of :func:`restplus.variants.hfrows.hf_features`.
-- :func:`export_vlmevalkit_tsv` — a VLMEvalKit custom-benchmark TSV (conventions in its docstring).
-- :func:`export_lmms_eval` — an lmms-eval task folder: task YAML, ``utils.py`` and the parquet.
+- :func:`export_vlmevalkit_tsv` — VLMEvalKit custom-benchmark TSVs: the image and mixed variants, and the
+  text variants in a second, image-less file (conventions in its docstring).
+- :func:`export_lmms_eval` — a relocatable lmms-eval task folder: task YAML, ``utils.py`` and the parquet.
 
-The PNG bytes are exported unchanged, so every exported image has the sha256 of the run folder.
+Every export carries the ids the way back needs (``variant_id``, ``problem_id``, ``cell_id``, ``modality``,
+the factor levels; :mod:`restplus.runner.importer` joins harness results on them). The prompts and decoding
+of a run are added by :mod:`restplus.runner.peer_export` (variants never import the runner). The PNG bytes
+are exported unchanged, so every exported image has the sha256 of the run folder.
 """
 
 from __future__ import annotations
