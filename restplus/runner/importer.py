@@ -308,6 +308,37 @@ def _spec(v: Any, prob: Any, factors: list[str], key: str, gold: str) -> RowSpec
                    tuple((f, labels.get(f)) for f in factors), gold, v.answer_type, key, None, None, ref, covariates)
 
 
+@dataclass
+class _Rows:
+    ids: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # as exported (lmms-eval's ``target``)
+    specs: list[RowSpec] = field(default_factory=list)
+    decodings: dict[str, Any] = field(default_factory=dict)
+    provenances: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _variant_rows(folder: RunFolder, problems: Mapping[str, Any], factors: list[str], pset: Any, decoding: Any,
+                  fp: Mapping[str, Any]) -> _Rows:
+    """One pass over the exported variants (images read once): ids, exported answers, row specs, decodings."""
+    from ..problems.extract import canonical_answer
+
+    out = _Rows()
+    golds: dict[tuple[str, str, tuple[str, ...]], str] = {}
+    for v in folder.variants():
+        prob = problems.get(v.problem_id)
+        choices = prob.choices if prob is not None else ()
+        gkey = (v.answer_type, v.answer, choices)
+        if gkey not in golds:  # one problem has many variants: canonicalise its gold once
+            golds[gkey] = canonical_answer(v.answer_type, v.answer, choices)
+        dec = decoding_for(v.task, decoding)
+        out.decodings.setdefault(v.task, dec.to_dict())
+        out.ids.append(v.variant_id)
+        out.answers.append(str(v.answer))
+        out.specs.append(_spec(v, prob, factors, build_requests(v, pset, dec)["solve"].key(dict(fp)), golds[gkey]))
+        out.provenances.extend(dict(im.provenance) for im in v.images)
+    return out
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -332,8 +363,6 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
     Returns a :class:`~restplus.runner.evaluation.RunResult`; ``manifest["source"]`` records the harness, its
     version ("unknown" when the file does not say) and every file's sha256.
     """
-    from ..problems.extract import canonical_answer
-
     paths = [Path(results)] if isinstance(results, (str, os.PathLike)) else [Path(p) for p in results]
     if not paths:
         raise SpecError("import_results needs at least one results file.")
@@ -354,26 +383,12 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
     grid, problems = folder.grid, {p.problem_id: p for p in folder.problems}
     factors = [f.name for f in grid.visual_factors]
 
-    # One pass over the variants (images are read once): their ids, gold answers and the row specs.
     name = model_name or (paths[0].parent.name if kind == "lmms-eval" else paths[0].stem)
     versions = sorted({f.version for f in files})
     fp = {"adapter": "import", "harness": kind, "version": versions, "model": name,
           "files": sorted(f.sha256 for f in files)}
-    ids, answers, specs, decodings, provenances = [], [], [], {}, []
-    golds: dict[tuple[str, str, tuple[str, ...]], str] = {}
-    for v in folder.variants():
-        prob = problems.get(v.problem_id)
-        choices = prob.choices if prob is not None else ()
-        gkey = (v.answer_type, v.answer, choices)
-        if gkey not in golds:
-            golds[gkey] = canonical_answer(v.answer_type, v.answer, choices)
-        dec = decoding_for(v.task, decoding)
-        decodings.setdefault(v.task, dec.to_dict())
-        key = build_requests(v, pset, dec)["solve"].key(fp)
-        ids.append(v.variant_id)
-        answers.append(str(v.answer))
-        specs.append(_spec(v, prob, factors, key, golds[gkey]))
-        provenances.extend(dict(im.provenance) for im in v.images)
+    vr = _variant_rows(folder, problems, factors, pset, decoding, fp)
+    ids, specs = vr.ids, vr.specs
     order = variants_digest(ids)
     for f in files:
         claimed = f.info.get("restplus_variants_digest")
@@ -381,7 +396,7 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
             raise ResultsImportError(f"{f.path.name}: its task was exported from a variant set with row order "
                                      f"{claimed}, but {folder.path} has {order}; import it against the variants "
                                      "folder it was exported from.")
-    got = join(files, ids, answers, allow_missing=allow_missing)
+    got = join(files, ids, vr.answers, allow_missing=allow_missing)
 
     responses = {specs[pos].key: (Response(text=r.response or "", error=r.error, tokens_in=r.tokens[0],
                                            tokens_out=r.tokens[1]), False) for pos, r in got.items()}
@@ -412,10 +427,10 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
                   "variants": str(folder.path), "variants_digest": order, "files": [f.record() for f in files]}
         man = build_manifest(
             run_id=run_id, status=status, identity=identity, model_name=name, model_fp=fp, spec=grid.to_dict(),
-            prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=decodings,
+            prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=vr.decodings,
             gate={"threshold": threshold, "normalization": norm.to_dict(), "policy": "exclude", "image_join": "\\n",
                   "note": f"no OCR in a {kind} run: gate_passed is null (ungated)"},
-            counts=counts, fonts=font_checksums(provenances), factors=factors, source=source, external_gate=None,
+            counts=counts, fonts=font_checksums(vr.provenances), factors=factors, source=source, external_gate=None,
             started=started, finished=_now())
         atomic.write_json(out / "manifest.json", man)
     return RunResult(out, table, man, status)
