@@ -21,7 +21,7 @@ _LAZY: dict[str, str] = {
         "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
         "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
         "AnalysisError", "ExtractionError", "GenerateError", "VariantIndexError", "VariantKeyTypeError",
-        "FolderLockedError", "RunAbortedError", "FileAccessError",
+        "FolderLockedError", "RunAbortedError", "FileAccessError", "ResultsImportError",
         "RestplusWarning", "AnalysisWarning", "PixelBudgetWarning", "FewModelsWarning", "RepairWarning")},
     # grammar
     **{n: "restplus.grammar" for n in (
@@ -43,7 +43,10 @@ _LAZY: dict[str, str] = {
                                       "contrast_ratio")},
     **{n: "restplus.variants" for n in (
         "realize", "generate", "load_run", "RunFolder", "VariantSet", "variants", "contact_sheet",
-        "export_hf_parquet", "export_vlmevalkit_tsv", "export_lmms_eval")},
+        "export_hf_parquet")},
+    # peer harnesses: exports that carry the run's prompts and decoding, and the import of their results
+    **{n: "restplus.runner.peer_export" for n in ("export_vlmevalkit_tsv", "export_lmms_eval")},
+    "import_results": "restplus.runner.importer",
     # models (``rp.models.load("hf", path=...)``; ``rp.load_model`` is the same function)
     "models": "restplus.models",
     # runner and gate

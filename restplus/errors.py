@@ -87,6 +87,11 @@ class FileAccessError(RestplusError, OSError):
     should be ...); the message names the path and what to do. Also an OSError, for callers that catch it."""
 
 
+class ResultsImportError(RestplusError, ValueError):
+    """Results of another harness (lmms-eval, VLMEvalKit) do not fit the variant set they are joined to:
+    unreadable file, missing or extra rows, ids that disagree. The message gives counts and the first ids."""
+
+
 class VariantIndexError(RestplusError, IndexError):
     """An index outside a VariantSet (also an IndexError, so ``for``-protocol code keeps working)."""
 

@@ -6,6 +6,7 @@ import base64
 import importlib.util
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -80,10 +81,13 @@ def test_hf_parquet_from_a_variantset_equals_the_run_folder_export(run, tmp_path
 def test_vlmevalkit_tsv_decodes_to_the_same_pixels(run, truth, tmp_path):
     import pandas as pd
 
-    path = export_vlmevalkit_tsv(run, tmp_path / "restplus.tsv", batch_size=3)
-    df = pd.read_csv(path, sep="\t")  # how VLMEvalKit reads a TSV
+    res = export_vlmevalkit_tsv(run, tmp_path / "restplus.tsv", batch_size=3)
+    df = pd.read_csv(res.path, sep="\t")  # how VLMEvalKit reads a TSV
+    order = list(truth)
     with_images = [v for v in truth.values() if v.images]
-    assert len(df) == len(with_images) == 12 and df["index"].tolist() == list(range(12))
+    assert len(df) == len(with_images) == res.n_image_rows == 12
+    # index = the variant's position in the source, so both files' indices name distinct variants
+    assert df["index"].tolist() == [order.index(v) for v in df["variant_id"]]
     for _, row in df.iterrows():
         want = truth[row["variant_id"]]
         assert base64.b64decode(row["image"]) == want.images[0].png
@@ -98,13 +102,37 @@ def test_vlmevalkit_tsv_decodes_to_the_same_pixels(run, truth, tmp_path):
     assert json.loads(mcq.loc["image", "choices_json"]) == ["red", "blue", "green", "grey"]
     soe_mixed = df[(df["task"] == "soe") & (df["category"] == "mixed")]
     assert (soe_mixed["question"] == "Find A and B.").all()
+    # the text variants are not dropped: they are a second, image-less dataset beside it
+    text = pd.read_csv(res.text_path, sep="\t")
+    assert res.text_path.name == "restplus_text.tsv" and len(text) == res.n_text_rows == 3
+    assert "image" not in text.columns and "image_path" not in text.columns and {"A", "B"} <= set(text.columns)
+    assert sorted([*df["index"], *text["index"]]) == list(range(len(truth)))
+    assert (text["category"] == "text").all() and set(text["variant_id"]) == {v for v in truth
+                                                                              if not truth[v].images}
+    mcq_text = text[text["task"] == "mcq"].iloc[0]
+    assert [mcq_text[c] for c in "ABCD"] == ["red", "blue", "green", "grey"] and "B. blue" not in mcq_text["question"]
 
 
-def test_vlmevalkit_tsv_needs_image_variants(tmp_path):
-    text_only = Grid(F.modality(["text"]))
-    with pytest.raises(SpecError, match="no variant has an image"):
-        export_vlmevalkit_tsv(VariantSet(make_problems(), text_only), tmp_path / "t.tsv")
-    assert not (tmp_path / "t.tsv").exists()
+def test_vlmevalkit_tsv_with_the_solve_instruction(run, truth, tmp_path):
+    import pandas as pd
+
+    from restplus.runner.peer_export import export_vlmevalkit_tsv as with_prompts
+    from restplus.runner.prompts import PromptSet
+
+    res = with_prompts(run, tmp_path / "r.tsv")
+    df = pd.concat([pd.read_csv(p, sep="\t") for p in res.files])
+    for _, row in df.iterrows():
+        v = truth[row["variant_id"]]
+        assert row["question"].endswith(PromptSet().solve_text(v.modality, v.task, v.answer_type))
+    image_mcq = df[(df["task"] == "mcq") & (df["category"] == "image")].iloc[0]
+    assert image_mcq["question"] == PromptSet().solve_text("image", "mcq", "choice")  # no text parts, no leak
+
+
+def test_vlmevalkit_tsv_of_a_text_only_grid_is_the_text_file(tmp_path):
+    (tmp_path / "t.tsv").write_text("stale")  # an earlier export's image file must not look current
+    res = export_vlmevalkit_tsv(VariantSet(make_problems(), Grid(F.modality(["text"]))), tmp_path / "t.tsv")
+    assert res.path is None and res.n_image_rows == 0 and res.n_text_rows == 3
+    assert not (tmp_path / "t.tsv").exists() and Path(res) == res.text_path == tmp_path / "t_text.tsv"
 
 
 class _FunctionLoader(yaml.SafeLoader):
@@ -123,10 +151,12 @@ def test_lmms_eval_task_folder(run, truth, tmp_path):
     assert cfg["doc_to_visual"] == "!function utils.doc_to_visual"
     assert cfg["process_results"] == "!function utils.process_results"
     assert cfg["metadata"]["restplus_spec_hash"] == run.manifest["spec_hash"]
-    data = cfg["dataset_kwargs"]["data_files"]["test"]
+    assert cfg["dataset_kwargs"]["data_files"] == "!function utils.data_files"
     spec = importlib.util.spec_from_file_location("restplus_task_utils", tmp_path / "task" / "utils.py")
     utils = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(utils)
+    data = utils.data_files["test"]
+    assert data == str((tmp_path / "task" / "restplus_smoke.parquet").resolve())
     # as lmms-eval loads it: datasets with decoded PIL images
     ds = datasets.load_dataset(cfg["dataset_path"], data_files={"test": data}, cache_dir=str(tmp_path / "c"))
     docs = list(ds[cfg["test_split"]])
@@ -149,3 +179,32 @@ def test_lmms_eval_task_folder(run, truth, tmp_path):
     assert utils.process_results(soe, ["no idea"]) == {"exact_match": 0.0}
     with pytest.raises(SpecError, match="identifier"):
         export_lmms_eval(run, tmp_path / "bad", task="my task")
+
+
+def _yaml(path):
+    return yaml.load(path.read_text(), Loader=_FunctionLoader)
+
+
+def test_lmms_eval_export_carries_the_runs_decoding_and_prompts(run, tmp_path):
+    import restplus as rp
+    from restplus.runner.prompts import PromptSet
+    from restplus.testing import AlwaysWrong
+
+    cfg = _yaml(rp.export_lmms_eval(run, tmp_path / "paper"))  # defaults: 2048 tokens for SoE, 1024 otherwise
+    assert cfg["generation_kwargs"] == {"max_new_tokens": 2048, "temperature": 0.0, "do_sample": False}
+    assert cfg["metadata"]["restplus_decoding"]["soe"]["max_tokens"] == 2048
+    assert cfg["metadata"]["restplus_decoding"]["mcq"]["max_tokens"] == 1024
+    assert cfg["metadata"]["restplus_prompt_hash"] == PromptSet().content_hash
+    # like=: the prompts and decoding recorded by an evaluated run
+    prompts = {"image": "Look closely. {answer_format}"}
+    done = rp.evaluate(run.path, AlwaysWrong(), out=tmp_path / "evaluated", prompts=prompts,
+                       decoding={"*": {"max_tokens": 300, "temperature": 0.5}}, progress=False)
+    cfg = _yaml(rp.export_lmms_eval(run, tmp_path / "like", like=done.out))
+    assert cfg["generation_kwargs"] == {"max_new_tokens": 300, "temperature": 0.5, "do_sample": True}
+    assert cfg["metadata"]["restplus_prompt_hash"] == done.manifest["prompts"]["hash"]
+    utils = (tmp_path / "like" / "utils.py").read_text()
+    assert "Look closely." in utils and "Solve the problem shown in the image." not in utils
+    with pytest.raises(SpecError, match="either like=RUN"):
+        rp.export_lmms_eval(run, tmp_path / "x", like=done.out, prompts=prompts)
+    with pytest.raises(rp.CacheMismatchError, match="not an evaluated run"):
+        rp.export_lmms_eval(run, tmp_path / "x", like=run.path)

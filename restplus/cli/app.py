@@ -13,11 +13,11 @@ import os
 import sys
 
 from ..errors import RestplusError
-from . import data, evaluate, gap, grammar, report, search
+from . import data, evaluate, gap, grammar, imports, report, search
 from .base import Command
 from .oserrors import describe_os_error
 
-GROUPS = (grammar, data, evaluate, report, search, gap)  # help lists commands in this order
+GROUPS = (grammar, data, evaluate, imports, report, search, gap)  # help lists commands in this order
 
 
 def _collect() -> dict[str, Command]:

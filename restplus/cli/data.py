@@ -84,9 +84,12 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", required=True, help=f"one of: {', '.join(EXPORTS)}")
     p.add_argument("--out", required=True, help="output file (parquet/tsv) or folder (lmms-eval)")
     p.add_argument("--task", default="restplus", help="lmms-eval task name")
+    p.add_argument("--like", default=None, metavar="EVALUATED_RUN",
+                   help="take the prompts and decoding from this evaluated run's manifest (default: the paper's)")
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from ..runner import peer_export
     from ..variants import exports
     from ..variants.runfolder import load_run
 
@@ -96,12 +99,18 @@ def run_export(args: argparse.Namespace) -> int:
         raise unknown_name("export format", args.to, EXPORTS)
     run = load_run(args.run)
     if args.to == "hf-parquet":
-        path = exports.export_hf_parquet(run, args.out)
+        print(f"wrote {Path(exports.export_hf_parquet(run, args.out))}")
     elif args.to == "vlmevalkit":
-        path = exports.export_vlmevalkit_tsv(run, args.out)
+        res = peer_export.export_vlmevalkit_tsv(run, args.out, like=args.like)
+        for path, n, what in ((res.path, res.n_image_rows, "image and mixed"), (res.text_path, res.n_text_rows,
+                                                                                "text")):
+            if path is not None:
+                print(f"wrote {path}: {n} {what} variants")
+        if res.text_path is not None and res.path is not None:
+            print(f"  VLMEvalKit skips image-less rows, so the text variants are their own dataset "
+                  f"({res.text_path.stem}); run both and import both prediction files")
     else:
-        path = exports.export_lmms_eval(run, args.out, task=args.task)
-    print(f"wrote {Path(path)}")
+        print(f"wrote {Path(peer_export.export_lmms_eval(run, args.out, task=args.task, like=args.like))}")
     return 0
 
 
@@ -116,6 +125,6 @@ COMMANDS = (
             'restplus show "Solve: 2A + 3B = 12, A - B = 1" --spec perturbations/rest_plus.yaml --out sheet.png',
             _show_args, run_show),
     Command("export", "export a run folder to HF datasets parquet, a VLMEvalKit TSV or an lmms-eval task folder",
-            "restplus export runs/rest_plus --to vlmevalkit --out exports/rest_plus.tsv",
+            "restplus export runs/rest_plus --to lmms-eval --out exports/rest_plus_lmms --like runs/rest_plus/qwen",
             _export_args, run_export),
 )
