@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
                                       "contrast_ratio")},
     **{n: "restplus.variants" for n in (
         "realize", "generate", "load_run", "RunFolder", "VariantSet", "variants", "contact_sheet",
+        "contact_sheet_pages",
         "export_hf_parquet")},
     # peer harnesses: exports that carry the run's prompts and decoding, and the import of their results
     **{n: "restplus.runner.peer_export" for n in ("export_vlmevalkit_tsv", "export_lmms_eval")},

@@ -35,9 +35,10 @@ def test_contact_sheet_and_show(tiny_run, tmp_path, capsys):
     out = capsys.readouterr().out
     assert (tmp_path / "s.png").stat().st_size > 5000 and (tmp_path / "t.png").stat().st_size > 5000
     # each printed size is the PNG's own, index 0 is the run's first problem, show renders all 9 cells
-    for name, tail in (("s.png", f" px, problem {first}"), ("t.png", " px")):
+    for name, want in (("s.png", "{w}x{h} px)"), ("t.png", "{w}x{h} px")):
         with Image.open(tmp_path / name) as im:
-            assert im.format == "PNG" and f"{im.width}x{im.height}{tail}" in out
+            assert im.format == "PNG" and want.format(w=im.width, h=im.height) in out
+    assert f"s.png: 9 variants of problem {first}, 1 page(s)" in out
     assert f"{tmp_path / 't.png'}: 9 variants," in out
     assert main(["contact-sheet", str(variants), "--problem", "soe-nope", "--out", str(tmp_path / "x.png")]) == 2
     assert "Unknown problem id 'soe-nope'" in capsys.readouterr().err

@@ -86,3 +86,59 @@ def test_bad_inputs():
         contact_sheet([])
     with pytest.raises(UnknownNameError, match="Did you mean: dpi"):
         contact_sheet(variants(PROBLEM, make_grid()), columns="dpj")
+
+
+# ------------------------------------------------------------------ size budget, pages, CLI selection
+def big_grid() -> Grid:  # 125 image cells, as in a full 5 x 5 x 5 design
+    return Grid(F.dpi([50, 100, 150, 200, 300], reference=100),
+                F.text_color(["black", "red", "blue", "green", "gray"]),
+                F.font_size([8, 10, 12, 14, 16], reference=12), F.modality(["image"], reference="image"))
+
+
+@pytest.fixture(scope="module")
+def big():
+    return variants(PROBLEM, big_grid())
+
+
+def test_a_125_cell_sheet_stays_within_the_size_budget(big, tmp_path):
+    sheet = contact_sheet(big, tmp_path / "s.png")
+    assert max(sheet.size) <= 4096
+    with Image.open(tmp_path / "s.png") as im:  # PIL opens it without a DecompressionBombError
+        assert im.size == sheet.size
+    unbounded = contact_sheet(big, max_side=100_000)
+    assert max(unbounded.size) > 4096  # the budget, not the content, kept it small
+
+
+def test_pages_split_rows_and_each_page_fits(big, tmp_path):
+    from restplus.variants.contact import contact_sheet_pages, page_paths
+
+    with pytest.raises(ProblemError, match="contact_sheet_pages"):
+        contact_sheet(big, max_side=2500, min_thumb_height=80)
+    pages = contact_sheet_pages(big, tmp_path / "s.png", max_side=2500, min_thumb_height=80)
+    assert len(pages) > 1 and all(max(p.size) <= 2500 for p in pages)
+    paths = page_paths(tmp_path / "s.png", len(pages))
+    assert [p.name for p in paths] == [f"s-{k}.png" for k in range(1, len(pages) + 1)]
+    assert all(p.exists() for p in paths)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_cli_contact_sheet_filter_and_cells(tmp_path, capsys):
+    from restplus.cli import main
+    from restplus.variants.generation import generate
+
+    run = generate([PROBLEM], make_grid(), out=tmp_path / "run", progress=False)
+    assert main(["contact-sheet", str(run.path), "--out", str(tmp_path / "a.png"), "--filter", "dpi=50"]) == 0
+    out = capsys.readouterr().out
+    assert "5 variants of problem" in out  # text + (image, mixed) x 2 colours at dpi 50
+    red = [c.cell_id for c in make_grid().cells() if c.labels().get("text_color") == "red"]
+    assert main(["contact-sheet", str(run.path), "--out", str(tmp_path / "b.png"), "--cells", ",".join(red)]) == 0
+    assert f"{len(red)} variants of problem" in capsys.readouterr().out
+    assert main(["contact-sheet", str(run.path), "--out", str(tmp_path / "c.png"), "--filter", "dpi=75"]) == 2
+    assert "Levels: 50, 100" in capsys.readouterr().err
+    assert main(["contact-sheet", str(run.path), "--out", str(tmp_path / "c.png"), "--cells", "nope"]) == 2
+    assert "cell id" in capsys.readouterr().err
+
+
+def test_a_row_wider_than_the_budget_is_a_clear_error(big):
+    with pytest.raises(ProblemError, match=r"px wide even with 150 px thumbnails.*--columns"):
+        contact_sheet(big, max_side=4000, min_thumb_height=150)

@@ -36,12 +36,28 @@ def run_generate(args: argparse.Namespace) -> int:
 def _sheet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run folder written by `restplus generate`")
     p.add_argument("--problem", default="0", help="problem id, or its index in the run (default 0)")
-    p.add_argument("--out", required=True, help="PNG path")
+    p.add_argument("--out", required=True, help="PNG path (big grids: OUT-1.png, OUT-2.png ... one per page)")
     p.add_argument("--columns", default=None, help="factor whose levels form the columns")
+    p.add_argument("--filter", action="append", default=[], metavar="FACTOR=LEVEL[,LEVEL]",
+                   help="only cells at these levels (repeatable; the text cell always stays)")
+    p.add_argument("--cells", default=None, help="only these cell ids (comma-separated; see describe --cells)")
+    p.add_argument("--max-side", type=int, default=None, help="px per side of a page (default 4096)")
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    """``["dpi=50,100", "font=Kalam"]`` -> ``{"dpi": ["50", "100"], "font": ["Kalam"]}``."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        name, eq, levels = item.partition("=")
+        if not eq or not name.strip() or not levels.strip():
+            raise SpecError(f"--filter {item!r} must be FACTOR=LEVEL or FACTOR=LEVEL,LEVEL, e.g. --filter dpi=50.")
+        out.setdefault(name.strip(), []).extend(x.strip() for x in levels.split(",") if x.strip())
+    return out
 
 
 def run_contact_sheet(args: argparse.Namespace) -> int:
-    from ..variants.contact import contact_sheet
+    from ..grammar.grid import filter_cells
+    from ..variants.contact import MAX_SIDE, contact_sheet_pages, page_paths
     from ..variants.runfolder import load_run
 
     run = load_run(args.run)
@@ -51,8 +67,30 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
         from ..errors import unknown_name
 
         raise unknown_name("problem id", pid, ids)
-    sheet = contact_sheet([v for v in run.variants() if v.problem_id == pid], args.out, columns=args.columns)
-    print(f"{args.out}: {sheet.width}x{sheet.height} px, problem {pid}")
+    cells = run.grid.cells()
+    if args.filter:
+        cells = filter_cells(run.grid, cells, parse_filters(args.filter))
+    if args.cells:
+        known = {c.cell_id for c in run.grid.cells()}
+        want = [c.strip() for c in args.cells.split(",") if c.strip()]
+        for cid in want:
+            if cid not in known:
+                from ..errors import unknown_name
+
+                raise unknown_name("cell id", cid, sorted(known))
+        cells = [c for c in cells if c.cell_id in set(want)]
+        if not cells:
+            raise SpecError(f"--cells {args.cells} and --filter {args.filter} leave no cell in common.")
+    keep = {c.cell_id for c in cells}
+    from ..variants.runfolder import variant_from_row
+
+    # Rows first, PNGs only for the chosen cells: a big run is not read whole for one sheet.
+    variants = [variant_from_row(r, run.grid, run.pngs(r)) for r in run.iter_rows()
+                if r["problem_id"] == pid and r["cell_id"] in keep]
+    pages = contact_sheet_pages(variants, args.out, columns=args.columns, max_side=args.max_side or MAX_SIDE)
+    paths = page_paths(args.out, len(pages))
+    size = ", ".join(f"{p.width}x{p.height}" for p in pages)
+    print(f"{', '.join(map(str, paths))}: {len(variants)} variants of problem {pid}, {len(pages)} page(s) ({size} px)")
     return 0
 
 

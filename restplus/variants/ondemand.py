@@ -23,18 +23,15 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import (
-    DesignError,
     ProblemError,
     SpecError,
     VariantIndexError,
     VariantKeyTypeError,
     did_you_mean,
-    unknown_name,
 )
-from ..grammar.grid import Cell, Grid, variant_seed
+from ..grammar.grid import Cell, Grid, filter_cells, variant_seed
 from ..hashing import derive_seed
 from ..problems.base import Problem, Segment
-from ..schema import level_label, match_level
 from .variant import Variant
 
 
@@ -168,27 +165,7 @@ class VariantSet:
         are the baseline every visual level is compared with, so they pass every visual-factor filter
         (``filter(font="Kalam")`` keeps the text cell); only a ``modality`` filter drops them.
         """
-        by_name = {f.name: f for f in self._grid.factors}
-        keep = list(self._cells)
-        for name, want in levels.items():
-            if name not in by_name and name != "modality":
-                raise unknown_name("factor", name, list(by_name) + ["modality"])
-            wanted = [want] if isinstance(want, (str, int, float)) else list(want)
-            valid = [level_label(lv) for lv in by_name[name].levels] if name in by_name else \
-                sorted({c.modality for c in self._cells})
-            labels = set()
-            for w in wanted:
-                lab = match_level(w, valid)
-                if lab is None:
-                    raise SpecError(f"{name}={w!r} is not a level of {name!r}.{did_you_mean(str(w), valid)} "
-                                    f"Levels: {', '.join(valid)}.")
-                labels.add(lab)
-            if name != "modality":  # the text baseline has no visual levels and always stays
-                keep = [c for c in keep if c.modality == "text" or c.labels().get(name) in labels]
-            else:
-                keep = [c for c in keep if c.modality in labels]
-        if not keep:
-            raise DesignError(f"no cell matches {levels}; check the levels against `restplus describe`.")
+        keep = filter_cells(self._grid, self._cells, levels)
         return self._derive(_cell_ids=tuple(c.cell_id for c in keep))
 
     def sample_cells(self, seed: int | None = None) -> "VariantSet":

@@ -262,20 +262,21 @@ class RunFolder:
                                      f"records {sha256}; the file was changed. Re-generate the run folder.")
         return data
 
-    def _pngs(self, row: dict[str, Any]) -> list[bytes]:
+    def pngs(self, row: dict[str, Any]) -> list[bytes]:
+        """The hash-checked PNG bytes of one table row (from :meth:`iter_rows`)."""
         return [self.read_png(p, s) for p, s in zip(row["image_paths"], row["image_sha256"], strict=True)]
 
     def variants(self, batch_size: int = 256) -> Iterator[Variant]:
         """Every variant in table order, with the exact PNG bytes that were written (hash-checked)."""
         grid = self.grid
         for row in self.iter_rows(batch_size):
-            yield variant_from_row(row, grid, self._pngs(row))
+            yield variant_from_row(row, grid, self.pngs(row))
 
     def variant(self, variant_id: str) -> Variant:
         """One variant by id (scans the table; use ``table()`` for bulk look-ups)."""
         for row in self.iter_rows():
             if row["variant_id"] == variant_id:
-                return variant_from_row(row, self.grid, self._pngs(row))
+                return variant_from_row(row, self.grid, self.pngs(row))
         ids = self.table()["variant_id"].to_list()
         raise UnknownNameError(f"run folder {self.path} has no variant {variant_id!r}.{did_you_mean(variant_id, ids)}")
 
