@@ -162,3 +162,17 @@ def test_cli_natural_images(model_dirs, tmp_path, capsys):
     assert "cos_max" in capsys.readouterr().out and not (out / "gap_correlation.json").exists()
 
 
+
+
+def test_cli_two_models_with_rer_write_curves_and_skip_the_correlation(model_dirs, run_dir, tmp_path, capsys):
+    out = tmp_path / "g"
+    argv = ["--variants", str(run_dir), "--out", str(out), "--n-boot", "0", "--no-progress"]
+    for key in ("qwen", "llava"):
+        argv += ["--model", str(model_dirs[key]), "--name", key]
+    argv += ["--rer", "qwen=0.8", "--rer", "llava=0.3"]
+    assert run_cli(argv) == 0
+    cap = capsys.readouterr()
+    assert "needs >= 3 models, got 2 --model" in cap.err  # said before any model is measured
+    assert "correlation skipped: 2 measured model(s) have an RER" in cap.out
+    assert pl.read_parquet(out / "gap_curves.parquet")["model"].n_unique() == 2
+    assert not (out / "gap_correlation.json").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 from ..errors import SpecError
@@ -79,6 +80,9 @@ def _layers(text: str | None) -> list[int] | None:
         raise SpecError(f"--layers {text!r} must be comma-separated integers, e.g. 0,4,-1.") from None
 
 
+MIN_CORRELATION_MODELS = 3  # gap_correlation refuses fewer: any two points give r = ±1
+
+
 def run_gap(args: argparse.Namespace) -> int:
     import polars as pl
 
@@ -95,6 +99,9 @@ def run_gap(args: argparse.Namespace) -> int:
     if names and len(names) != len(args.model):
         raise SpecError(f"got {len(names)} --name for {len(args.model)} --model; give one label per model or none.")
     rer = parse_rer(args.rer)
+    if rer and len(args.model) < MIN_CORRELATION_MODELS:  # say so now, not after measuring every model
+        print(f"note: a correlation with RER needs >= {MIN_CORRELATION_MODELS} models, got {len(args.model)} "
+              "--model; the per-model curves are written and the correlation is skipped.", file=sys.stderr)
     layers = _layers(args.layers)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +128,11 @@ def run_gap(args: argparse.Namespace) -> int:
     all_curves.write_parquet(out / "gap_curves.parquet")
     summary.write_parquet(out / "gap_summary.parquet")
     plot_gap_curves(all_curves, out / "gap_curves.png")
-    if rer:
+    with_rer = [m for m in summary["model"].to_list() if m in rer]
+    if rer and len(with_rer) < MIN_CORRELATION_MODELS:
+        print(f"correlation skipped: {len(with_rer)} measured model(s) have an RER ({', '.join(with_rer) or '-'}); "
+              f"it needs >= {MIN_CORRELATION_MODELS}.")
+    elif rer:
         corr = gap_correlation(summary, rer, metric=args.metric)  # also warns when n_models < 5
         write_correlation(corr, out / "gap_correlation.json")
         plot_gap_correlation(corr, out / "gap_rer.png")
