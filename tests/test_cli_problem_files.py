@@ -323,3 +323,24 @@ def test_a_damaged_parquet_footer_or_page_is_an_error_not_a_crash(tmp_path):
         path.write_bytes(cut)
         with pytest.raises(ProblemError, match=f"{path}: not a readable parquet file"):
             load_problems(path, preset="gsm8k")
+
+
+def test_readme_documents_every_option_and_its_examples_run(tmp_path, spec, capsys):
+    from restplus.cli.problemfile import KEYWORDS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert all(f"`--{k.replace('_', '-')}" in readme for k in KEYWORDS)
+    files = {"gsm8k_test.jsonl": write_jsonl(tmp_path / "gsm8k_test.jsonl", GSM8K),
+             "mmlu_test.jsonl": write_jsonl(tmp_path / "mmlu_test.jsonl", MMLU),
+             "arc.jsonl": write_jsonl(tmp_path / "arc.jsonl", ARC_AI2),
+             "mmlu.csv": write_csv(tmp_path / "mmlu.csv", [
+                 {"question": r["question"], **{letter(i): c for i, c in enumerate(r["choices"])},
+                  "answer": letter(r["answer"])} for r in MMLU])}
+    lines = [ln.split("#")[0].split() for ln in readme.splitlines()
+             if ln.startswith("    restplus generate SPEC --problems ") and "soe" not in ln]
+    assert len(lines) >= 4
+    for i, words in enumerate(lines):
+        argv = [str(spec) if w == "SPEC" else str(files.get(w, w)) for w in words[1:]]
+        argv[argv.index("--out") + 1] = str(tmp_path / f"run{i}")
+        assert main([*argv, "--no-progress"]) == 0, capsys.readouterr().err
+        assert len(load_run(tmp_path / f"run{i}").problems) >= 2
