@@ -292,6 +292,8 @@ BAD_FILES = [  # (case, file name, content, fragments of the one-line message; {
     ("empty-parquet", "e.parquet", b"", ["{path} is empty (0 bytes)"]),
     ("truncated-parquet", "t.parquet", _real_parquet()[:600], ["{path}: not a readable parquet file", "truncated"]),
     ("csv-named-parquet", "c.parquet", b"question,answer\nHow many?,#### 3\n", ["{path}: not a readable parquet file"]),
+    ("duplicate-header-csv", "d.csv", b"question,answer,answer\nHow many?,#### 3,#### 4\n",
+     ["{path}, line 1: the header names column 'answer' more than once"]),
     ("unclosed-quote-csv", "m.csv", b'question,answer\nHow many?,#### 3\n"How few?,#### 1\n',
      ["{path}, line 3, field '(row)': has 1 cells but the header has 2 columns"]),
 ]
@@ -344,3 +346,14 @@ def test_readme_documents_every_option_and_its_examples_run(tmp_path, spec, caps
         argv[argv.index("--out") + 1] = str(tmp_path / f"run{i}")
         assert main([*argv, "--no-progress"]) == 0, capsys.readouterr().err
         assert len(load_run(tmp_path / f"run{i}").problems) >= 2
+
+
+def test_many_skipped_rows_are_counted_not_all_printed(tmp_path, spec, capsys):
+    from restplus.cli.problemfile import SHOWN_ERRORS
+
+    bad = [{"question": f"Question {i}?", "answer": "no final line"} for i in range(SHOWN_ERRORS + 2)]
+    path = write_jsonl(tmp_path / "g.jsonl", [GSM8K[0], *bad])
+    assert generate(spec, path, tmp_path / "run", "--preset", "gsm8k", "--on-error", "skip") == 0
+    err = capsys.readouterr().err
+    assert err.count("  skipped ") == SHOWN_ERRORS and "... and 2 more skipped rows" in err
+    assert f"1 of {len(bad) + 1} rows loaded; dropped: invalid={len(bad)}" in err

@@ -204,6 +204,10 @@ def _csv_rows(path: Path, delimiter: str = ",") -> Iterator[RawRow]:
     kind = "TSV" if delimiter == "\t" else "CSV"
     try:
         header = next(reader, None)
+        twice = sorted({h for h in header or () if header.count(h) > 1})
+        if twice:  # a row dict would silently keep only the last of the same-named columns
+            raise ProblemError(f"{path}, line 1: the header names column {twice[0]!r} more than once; "
+                               "give every column its own name.")
         while header is not None:
             start = reader.line_num + 1
             cells = next(reader, None)
