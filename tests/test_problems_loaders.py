@@ -204,7 +204,7 @@ def test_bad_sources(tmp_path):
     with pytest.raises(ProblemError, match="does not exist"):
         load_problems(tmp_path / "nope.jsonl", preset="mmlu")
     (tmp_path / "x.txt").write_text("{}")
-    with pytest.raises(ProblemError, match="format='jsonl'"):
+    with pytest.raises(ProblemError, match=r"pass format= \(CLI: --format\) as one of jsonl, json, csv, tsv"):
         load_problems(tmp_path / "x.txt", preset="mmlu")
     assert len(load_problems(tmp_path / "x.txt", preset="mmlu", format="jsonl", on_error="skip")) == 0
     with pytest.raises(ProblemError, match="cannot load problems from a dict"):
@@ -239,7 +239,7 @@ def test_own_format_errors(tmp_path):
     assert len(ps) == 1
     assert [(e.line, e.field) for e in ps.report.errors] == [(2, "segments"), (3, "segments"),
                                                             (4, "problem_id")]
-    assert "pass preset= or fields=" in ps.report.errors[0].message
+    assert "pass preset= (CLI: --preset) or fields= (CLI: --fields)" in ps.report.errors[0].message
     assert "Did you mean: number" in ps.report.errors[1].message
     with pytest.raises(ProblemError, match="not a Problem"):
         save_problems([good], tmp_path / "x.jsonl")

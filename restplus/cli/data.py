@@ -7,26 +7,28 @@ from pathlib import Path
 
 from ..errors import SpecError
 from .base import Command
+from .problemfile import add_problem_file_args, problems_from_args
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="spec file (YAML or JSON)")
-    p.add_argument("--problems", default="soe", help="built-in sets (soe,arith,mcq) or a problem file")
+    p.add_argument("--problems", default="soe",
+                   help="built-in sets (soe,arith,mcq) or a problem file (JSONL/JSON/CSV/TSV/parquet; see --preset)")
     p.add_argument("--n", type=int, default=None, help="items per built-in set (default: the whole set)")
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--seed", type=int, default=0, help="run seed (problems and per-variant render seeds)")
     p.add_argument("--out", required=True, help="run folder to write (resumable)")
     p.add_argument("--workers", type=int, default=1, help="render processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_problem_file_args(p)
 
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..grammar.spec import load_grid
     from ..variants.generation import generate
-    from .evaluate import parse_problems
 
     grid = load_grid(args.spec)
-    problems = parse_problems(args.problems, args.n, args.seed, args.limit)
+    problems = problems_from_args(args)
     folder = generate(problems, grid, seed=args.seed, out=args.out, workers=args.workers,
                       progress=not args.no_progress)
     print(f"{args.out}: {len(folder)} variants ({len(problems)} problems x {grid.n_cells} cells); {folder.stats}")

@@ -5,11 +5,14 @@ A field mapping names which column holds each logical field::
     load_problems("qa.csv", fields={"question": "q", "answer": "a", "choices": "opts"})
 
 Logical fields: ``question`` and ``answer`` (required), ``choices`` (a column holding a list, a
-JSON list in CSV, an ARC-style ``{"text": [...], "label": [...]}``, or a list of column names),
+JSON list in CSV, an ARC-style ``{"text": [...], "label": [...]}`` or ``[{"text", "label"}, ...]``,
+or a list of column names),
 ``context``, ``id`` (the dataset's own id, kept as ``meta["source_id"]`` and checked for
-duplicates) and ``meta`` (a list of columns copied into ``meta``). Presets fill the mapping:
-``mmlu``, ``arc``, ``gsm8k`` and ``restplus`` (our own JSONL, one ``Problem.to_dict`` per line,
-the default when neither ``preset`` nor ``fields`` is given).
+duplicates) and ``meta`` (a list of columns copied into ``meta``). A column may be a dotted path
+into nested objects, e.g. ``question.stem``. Presets fill the mapping: ``mmlu``, ``arc`` (the HF
+``allenai/ai2_arc`` rows and the original AI2 JSONL, whose ``question`` is ``{stem, choices}``),
+``gsm8k`` and ``restplus`` (our own JSONL, one ``Problem.to_dict`` per line, the default when
+neither ``preset`` nor ``fields`` is given).
 
 Rows become problems with ``context``/``question``/``choices`` segments and content-hash ids.
 Items longer than ``max_chars`` (800, per the paper) or containing LaTeX are dropped and counted
@@ -35,6 +38,13 @@ from .extract import canonical_answer
 from .mcq import format_choices
 from .readers import MAX_CHARS, latex_match, open_rows
 
+
+def _arg(name: str) -> str:
+    """A load_problems keyword as messages name it, for Python and for the CLI
+    (``restplus generate --problems FILE`` mirrors every keyword as an option)."""
+    return f"{name}= (CLI: --{name.replace('_', '-')})"
+
+
 LOGICAL_FIELDS = ("question", "answer", "choices", "context", "id", "meta")
 ANSWER_FORMATS = ("auto", "index", "letter", "text", "gsm8k")
 
@@ -49,13 +59,17 @@ class Preset:
     fields: tuple[tuple[str, Any], ...]
     answer_format: str = "auto"
     answer_type: str | None = None
+    # The mapping for rows whose question column holds an object instead of text: one dataset
+    # published in two shapes (AI2's own ARC files nest the stem and choices in "question").
+    nested: tuple[tuple[str, Any], ...] = ()
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("mmlu", (("question", "question"), ("choices", "choices"), ("answer", "answer"),
                     ("meta", ("subject",))), "index", "choice"),
     Preset("arc", (("question", "question"), ("choices", "choices"), ("answer", "answerKey"),
-                   ("id", "id")), "letter", "choice"),
+                   ("id", "id")), "letter", "choice",
+           nested=(("question", "question.stem"), ("choices", "question.choices"))),
     Preset("gsm8k", (("question", "question"), ("answer", "answer")), "gsm8k", "number"),
     Preset("restplus", ()),
 )}
@@ -125,10 +139,22 @@ class _RowFail(ProblemError):  # internal: caught per row and reported with its 
         self.message = message
 
 
+def _lookup(row: Mapping[str, Any], column: str) -> Any:
+    """``row[column]``, or for a dotted ``a.b`` not present as a column, ``row[a][b]``."""
+    if column in row or "." not in column:
+        return row.get(column)
+    value: Any = row
+    for part in column.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
 def _get(row: Mapping[str, Any], logical: str, column: str, required: bool = True) -> Any:
     """The value of ``column``; absent or null is "missing" (an error if required). An empty
     optional cell (CSV writes absent values as "") counts as absent."""
-    value = row.get(column)
+    value = _lookup(row, column)
     if value is None or (value == "" and not required):
         if required:
             near = did_you_mean(column, [str(k) for k in row])
@@ -155,7 +181,12 @@ def _choices(row: Mapping[str, Any], column: Any) -> tuple[list[str], list[str]]
         except json.JSONDecodeError as exc:
             raise _RowFail("choices", f"wrong type: not a valid JSON list ({exc.msg})") from None
     labels: list[str] | None = None
-    if isinstance(raw, Mapping):
+    if isinstance(raw, (list, tuple)) and raw and all(isinstance(c, Mapping) for c in raw):
+        if not all("text" in c for c in raw):  # AI2's [{"text", "label"}, ...]
+            raise _RowFail("choices", "wrong type: each choice object needs a 'text' key")
+        labels = [str(c["label"]) for c in raw] if all("label" in c for c in raw) else None
+        raw = [c["text"] for c in raw]
+    elif isinstance(raw, Mapping):
         if "text" not in raw:
             raise _RowFail("choices", f"wrong type: a dict of choices needs a 'text' list, got keys "
                                       f"{sorted(raw)}")
@@ -190,7 +221,8 @@ def _choice_answer(value: Any, texts: list[str], labels: list[str], fmt: str) ->
             return ours[idx]
         raise _RowFail("answer", f"answer not among the choices: index {idx} is outside 0..{len(texts) - 1}")
     if fmt == "index":
-        raise _RowFail("answer", f"wrong type: expected a 0-based option index, got {value!r}")
+        raise _RowFail("answer", f"wrong type: expected a 0-based option index, got {value!r}; for letters "
+                                 "or option texts pass answer_format='auto' (CLI: --answer-format auto)")
     if not isinstance(value, str):
         raise _RowFail("answer", f"wrong type: expected a letter or option text, got "
                                  f"{type(value).__name__} {value!r}")
@@ -225,11 +257,14 @@ class _Spec:
     answer_format: str
     answer_type: str
     task: str
+    nested: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _convert(row: Mapping[str, Any], spec: _Spec, source: str) -> tuple[Problem, str | None]:
     """(problem, source id) from one mapped row."""
     f = spec.fields
+    if spec.nested and isinstance(row.get(f["question"]), Mapping):
+        f = {**f, **spec.nested}
     question = _text("question", _get(row, "question", f["question"]))
     if not question.strip():
         raise _RowFail("question", "empty question")
@@ -270,7 +305,7 @@ def _convert_own(row: Mapping[str, Any], source: str) -> tuple[Problem, str | No
     for key in ("segments", "answer", "answer_type"):
         if key not in row:
             raise _RowFail(key, f"missing field {key!r}: rows in restplus format are Problem.to_dict() "
-                                "objects; for other data pass preset= or fields=.")
+                                f"objects; for other data pass {_arg('preset')} or {_arg('fields')}.")
     if not isinstance(row["segments"], list) or not all(isinstance(s, Mapping) for s in row["segments"]):
         raise _RowFail("segments", "wrong type: expected a list of {role, text} objects")
     try:
@@ -290,24 +325,25 @@ def _spec(preset: str | None, fields: Mapping[str, Any] | None, answer_type: str
         given = {"answer_type": answer_type, "answer_format": answer_format, "task": task}
         extra = [k for k, v in given.items() if v is not None]
         if extra:
-            raise ProblemError(f"{', '.join(extra)} given without preset= or fields=: rows in restplus "
-                               "format carry their own answer_type and task. Pass preset= or fields= "
-                               "to map another format.")
+            raise ProblemError(f"{', '.join(map(_arg, extra))} given without {_arg('preset')} or "
+                               f"{_arg('fields')}: rows in restplus format carry their own answer_type "
+                               f"and task. Pass {_arg('preset')} or {_arg('fields')} to map another format.")
         return None  # our own format
     if preset == "restplus":
-        raise ProblemError("preset='restplus' reads Problem.to_dict() rows and takes no fields=; "
-                           "drop preset= to map your own columns.")
+        raise ProblemError(f"preset='restplus' reads Problem.to_dict() rows and takes no {_arg('fields')}; "
+                           f"drop {_arg('preset')} to map your own columns.")
     p = PRESETS[preset] if preset else Preset("custom", ())
     merged = {**dict(p.fields), **dict(fields or {})}
     if isinstance(merged.get("meta"), str):
         merged["meta"] = (merged["meta"],)  # one column, not its characters
     for key in merged:
         if key not in LOGICAL_FIELDS:
-            raise ProblemError(f"unknown logical field {key!r} in fields=.{did_you_mean(key, LOGICAL_FIELDS)}"
-                               f" Logical fields: {', '.join(LOGICAL_FIELDS)}.")
+            raise ProblemError(f"unknown logical field {key!r} in {_arg('fields')}."
+                               f"{did_you_mean(key, LOGICAL_FIELDS)} Logical fields: {', '.join(LOGICAL_FIELDS)}.")
     for key in ("question", "answer"):
         if key not in merged:
-            raise ProblemError(f"fields= must map {key!r} to a column, e.g. fields={{{key!r}: 'col'}}.")
+            raise ProblemError(f"{_arg('fields')} must map {key!r} to a column, e.g. fields={{{key!r}: 'col'}} "
+                               f"(CLI: --fields {key}=COLUMN).")
     fmt = answer_format or p.answer_format
     if fmt not in ANSWER_FORMATS:
         raise unknown_name("answer format", fmt, ANSWER_FORMATS)
@@ -317,7 +353,9 @@ def _spec(preset: str | None, fields: Mapping[str, Any] | None, answer_type: str
     if ("choices" in merged) != (atype == "choice"):
         raise ProblemError(f"answer_type={atype!r} does not fit the mapping: multiple choice needs a "
                            "'choices' field and a 'choices' field needs answer_type='choice'.")
-    return _Spec(merged, fmt, atype, task or p.name)
+    # The nested shape applies only where the caller kept the preset's own columns.
+    nested = {k: v for k, v in p.nested if merged.get(k) == dict(p.fields).get(k)}
+    return _Spec(merged, fmt, atype, task or p.name, nested)
 
 
 def load_problems(source: Any, *, preset: str | None = None, fields: Mapping[str, Any] | None = None,
@@ -331,7 +369,7 @@ def load_problems(source: Any, *, preset: str | None = None, fields: Mapping[str
     ``on_error``: ``"raise"`` (ProblemError at the first bad row) or ``"skip"``.
     """
     if on_error not in ("raise", "skip"):
-        raise ProblemError(f"on_error={on_error!r} is not 'raise' or 'skip'."
+        raise ProblemError(f"on_error={on_error!r} (CLI: --on-error) is not 'raise' or 'skip'."
                            f"{did_you_mean(on_error, ('raise', 'skip'))}")
     spec = _spec(preset, fields, answer_type, answer_format, task)
     rows = open_rows(source, format, name)
@@ -363,8 +401,8 @@ def load_problems(source: Any, *, preset: str | None = None, fields: Mapping[str
             err = RowError(rows.name, raw.line, getattr(exc, "field", "(row)"),
                            getattr(exc, "message", str(exc)), rows.unit)
             if on_error == "raise":
-                raise ProblemError(f"{err}. Fix the row, or pass on_error='skip' to load the valid rows "
-                                   "and list the bad ones in report.errors.") from None
+                raise ProblemError(f"{err}. Fix the row, or pass on_error='skip' (CLI: --on-error skip) to "
+                                   "load the valid rows and list the bad ones (in report.errors).") from None
             errors.append(err)
             dropped["invalid"] += 1
             continue
