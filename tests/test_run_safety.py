@@ -138,3 +138,10 @@ def test_max_consecutive_errors_is_validated(variants, tmp_path, capsys):
     assert main(["run", str(variants), "--model", "always-wrong", "--out", str(tmp_path / "v"),
                  "--max-consecutive-errors", "-1", "--no-progress"]) == 2
     assert "--max-consecutive-errors -1 must be >= 0" in capsys.readouterr().err
+
+
+def test_limit_on_a_run_folder_knows_its_total_for_the_progress_bar(variants):
+    from restplus.runner.evaluation import _resolve_source
+
+    src = _resolve_source(variants, None, None, 1)
+    assert src.total == 9 == sum(1 for _ in src.variants)  # one problem x 9 cells, counted without rendering

@@ -121,6 +121,9 @@ def _resolve_source(source: Any, grid: Any, problems: Any, limit: int | None) ->
     total = len(variants) if isinstance(variants, list) else None
     if total is None and hasattr(source, "__len__") and limit is None:
         total = len(source)
+    elif total is None and limit is not None and callable(getattr(source, "iter_rows", None)):
+        # a run folder: count the kept problems' rows from one column, so the bar has its total
+        total = sum(1 for r in source.iter_rows(columns=["problem_id"]) if r["problem_id"] in keep)
     return _Source(variants, grid, pmap, total, info, fonts)
 
 
