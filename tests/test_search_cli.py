@@ -27,9 +27,13 @@ def test_search_command_writes_the_run_folder(tmp_path, capsys):
     code = run(["search", str(space), "--model", "reader", "--workers", "1", "--problems", "soe", "--n", "1",
                 "--budget", "20", "--no-minimal", "--out", str(tmp_path / "out")])
     assert code == 0
-    printed = capsys.readouterr().out
+    cap = capsys.readouterr()
+    printed = cap.out
     assert "search complete" in printed and "dpi down: holds at" in printed
     summary = json.loads((tmp_path / "out" / "search.json").read_text())
+    # a progress bar over the call budget reports while it searches, naming the phase
+    assert "search out:" in cap.err and "/20 [" in cap.err and f"{summary['counts']['calls']}/20" in cap.err
+    assert "phase=" in cap.err
     assert summary["budget"] == 20 and 0 < summary["counts"]["calls"] <= 20
     assert summary["model"]["fingerprint"]["adapter"] == "reader"
     assert summary["minimal"][0]["status"] == "not_run" and summary["thresholds"][0]["status"] == "found"

@@ -26,6 +26,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--casefold", action="store_true", help="OCR gate ignores case")
     p.add_argument("--workers", type=int, default=2, help="concurrent requests (HTTP/reader)")
     p.add_argument("--batch-size", type=int, default=1, help="requests per forward pass for hf:PATH models")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -44,7 +45,7 @@ def run_search(args: argparse.Namespace) -> int:
         res = search(probs, space, model, out=args.out, property=args.property, budget=args.budget, seed=args.seed,
                      max_examples=args.max_examples, thresholds=not args.no_thresholds, minimal=not args.no_minimal,
                      axes=axes, gate_threshold=args.threshold, normalization={"casefold": args.casefold},
-                     sheets=not args.no_sheets)
+                     sheets=not args.no_sheets, progress=not args.no_progress)
     finally:
         model.close()
     print(res)

@@ -109,6 +109,7 @@ class Probe:
         self.cache_hits = 0
         self.exhausted = False  # an evaluation was skipped for lack of budget
         self.log: list[Outcome] = []  # distinct evaluations, in order
+        self.bar: Any = None  # a progress bar over model calls (search() sets one), updated per batch
         self._memo: dict[tuple[str, str], Outcome] = {}
 
     # ------------------------------------------------------------------ public, one at a time
@@ -188,8 +189,13 @@ class Probe:
                        normalization=self.normalization, progress=False, resume=False,
                        max_requests=None if limit is None else max(limit - self.calls, 0))
         counts = res.counts
-        self.calls += int(counts["calls"]) + int(counts.get("ext_calls", 0))
+        new_calls = int(counts["calls"]) + int(counts.get("ext_calls", 0))
+        self.calls += new_calls
         self.cache_hits += int(counts["cache_hits"])
+        if self.bar is not None:
+            self.bar.update(new_calls)
+            self.bar.set_postfix(phase=next(iter(todo.values()))["phase"], evals=len(self.log) + len(todo),
+                                 hits=self.cache_hits, refresh=False)
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for r in res.table.iter_rows(named=True):
             rows[(r["variant_id"], r["prompt_type"])] = r

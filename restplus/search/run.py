@@ -75,7 +75,7 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
            property: Any = "consistency", budget: int = 200, seed: int = 0, max_examples: int = 20,
            thresholds: bool = True, minimal: bool = True, axes: Iterable[str] | None = None, prompts: Any = None,
            decoding: Any = None, gate_threshold: float = 0.0, normalization: Any = None,
-           sheets: bool = True) -> SearchResult:
+           sheets: bool = True, progress: bool = True) -> SearchResult:
     """Search ``space`` for where ``model`` stops behaving as at the reference.
 
     problems      Problems (e.g. ``builtin_set("soe", n=3)``)
@@ -88,6 +88,7 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
     axes          ordered axes to bisect (default: all ordered axes)
     thresholds, minimal  run the bisection / the minimal-failure search (both by default)
     sheets        also write renders (PNG) and contact sheets
+    progress      a bar over the model-call budget, with the current phase (start, bisection, minimal)
     prompts, decoding, gate_threshold, normalization   as for :func:`restplus.runner.evaluation.evaluate`
 
     Tables (polars; also ``out/*.parquet``):
@@ -138,6 +139,9 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     probe = Probe(space, model, out=out, seed=seed, budget=budget, prompts=prompts, decoding=decoding,
                   gate_threshold=gate_threshold, normalization=normalization)
+    from tqdm.auto import tqdm
+
+    probe.bar = tqdm(total=budget, unit="call", desc=f"search {out.name}", disable=not progress, dynamic_ncols=True)
     try:
         states = _start(probe, probs, prop, needs_text)
         active = [s for s in states if s["status"] == "ok"]
@@ -165,6 +169,7 @@ def search(problems: Iterable[Any], space: Space | str | Path, model: Any, *, ou
         write_tables(out, result.evaluations, result.minimal, result.thresholds, summary)
         return result
     finally:
+        probe.bar.close()
         probe.close()
 
 
