@@ -27,7 +27,6 @@ CASES = [
     ("factor-unknown-key", "restplus_spec: 1\nfactors:\n  dpi: {levels: [50], reference: 50, refrence: 50}\n",
      rp.SpecError, "Did you mean: reference"),
     ("missing-levels", "restplus_spec: 1\nfactors:\n  dpi: {reference: 50}\n", rp.SpecError, "no 'levels'"),
-    ("missing-reference", "restplus_spec: 1\nfactors:\n  dpi: {levels: [50]}\n", rp.SpecError, "no 'reference'"),
     ("empty-levels", "restplus_spec: 1\nfactors:\n  dpi: {levels: [], reference: 50}\n", rp.SpecError, "no levels"),
     ("levels-not-list", "restplus_spec: 1\nfactors:\n  dpi: {levels: 50, reference: 50}\n", rp.SpecError,
      "must be a list"),
@@ -135,3 +134,12 @@ def test_json_spec_accepted(tmp_path):
     p = tmp_path / "s.json"
     p.write_text('{"restplus_spec": 1, "factors": {"dpi": {"levels": [50, 200], "reference": 200}}}')
     assert load_grid(p).n_cells == 2
+
+
+def test_reference_defaults_to_the_first_level_in_spec_files_as_in_python(tmp_path):
+    # one rule in both: the first level is the reference unless `reference` names another
+    p = tmp_path / "s.yaml"
+    p.write_text("restplus_spec: 1\nfactors:\n  dpi: {levels: [50, 100]}\n  modality: {levels: [text, image]}\n")
+    g = rp.load_grid(p)
+    assert g.reference["dpi"] == 50 == rp.dpi([50, 100]).reference
+    assert g.spec_hash == rp.Grid(rp.dpi([50, 100]), rp.modality(["text", "image"])).spec_hash

@@ -396,13 +396,11 @@ def _grid_from_dict(d: dict[str, Any], where: str) -> Grid:
             get_kind(kind)
             if "levels" not in fd:
                 raise SpecError(f"{where}: factor {name!r} has no 'levels'; list at least one level.")
-            if "reference" not in fd:
-                raise SpecError(f"{where}: factor {name!r} has no 'reference'; name one of its levels as reference.")
             levels = fd["levels"]
             if not isinstance(levels, list):
                 raise SpecError(f"{where}: factor {name!r} levels must be a list, got {levels!r}.")
             try:
-                fs.append(factor(kind, levels, reference=fd["reference"], name=str(name),
+                fs.append(factor(kind, levels, reference=fd.get("reference"), name=str(name),
                                  ordered=fd.get("ordered"), description=fd.get("description", "")))
             except RestplusError as exc:  # say where in the file the bad level is
                 raise type(exc)(f"{where}: factors.{name}: {exc}") from None
