@@ -143,3 +143,12 @@ def test_reference_defaults_to_the_first_level_in_spec_files_as_in_python(tmp_pa
     g = rp.load_grid(p)
     assert g.reference["dpi"] == 50 == rp.dpi([50, 100]).reference
     assert g.spec_hash == rp.Grid(rp.dpi([50, 100]), rp.modality(["text", "image"])).spec_hash
+
+
+@pytest.mark.parametrize("key", ["layouts", "render", "modalities"])
+def test_a_section_that_must_be_a_mapping_is_named_when_it_is_a_list(tmp_path, key):
+    # found by tests/test_spec_fuzz.py: `layouts: [a, b]` gave AttributeError ('list' object has no 'items')
+    p = tmp_path / "s.yaml"
+    p.write_text(f"restplus_spec: 1\n{key}: [a, b]\nfactors:\n  dpi: {{levels: [50]}}\n")
+    with pytest.raises(rp.SpecError, match=rf"s.yaml: '{key}' must be a mapping .*got list"):
+        rp.load_grid(p)

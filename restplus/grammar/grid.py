@@ -374,6 +374,10 @@ FACTOR_KEYS = ("kind", "levels", "reference", "ordered", "description")
 
 def _grid_from_dict(d: dict[str, Any], where: str) -> Grid:
     check_keys(where, d, TOP_KEYS)
+    for key in ("layouts", "render", "modalities"):
+        if d.get(key) is not None and not isinstance(d[key], dict):
+            raise SpecError(f"{where}: '{key}' must be a mapping (key: value lines), got {type(d[key]).__name__} "
+                            f"{d[key]!r:.60}.")
     try:
         layouts = {}
         for lname, ld in (d.get("layouts") or {}).items():
@@ -413,7 +417,7 @@ def _grid_from_dict(d: dict[str, Any], where: str) -> Grid:
                     modalities=ModalityPlan.from_dict(d.get("modalities") or {}), layouts=layouts)
     except RestplusError:
         raise
-    except (TypeError, ValueError) as exc:  # a wrong type deep inside: still one clear SpecError
+    except (TypeError, ValueError, AttributeError) as exc:  # a wrong type deep inside: still one clear SpecError
         raise SpecError(f"{where}: invalid value ({exc}).") from None
     finally:
         _factors._SPEC_LAYOUTS.clear()
