@@ -158,3 +158,29 @@ def test_grid_fonts_lists_and_verifies_every_family():
     assert got["Kalam"] == default_manifest().get("Kalam").sha256
     with pytest.raises(UnknownNameError):
         grid_fonts(Grid(font(["Comic Sans"]), modality(["image"])))
+
+
+@pytest.mark.parametrize("name, twin", [("Arial", "Liberation Sans"), ("Times New Roman", "Liberation Serif"),
+                                        ("courier  new", "Liberation Mono"), ("Helvetica", "Liberation Sans")])
+def test_a_proprietary_family_names_its_vendored_metric_twin(name, twin):
+    from restplus.render.fonts import resolve_font
+
+    with pytest.raises(UnknownNameError, match=f"metric-compatible twin '{twin}'"):
+        resolve_font(name)
+
+
+def test_a_spec_naming_arial_fails_validation_with_the_twin(tmp_path):
+    from restplus.cli import main
+
+    p = tmp_path / "s.yaml"
+    p.write_text("restplus_spec: 1\nfactors:\n  font: {levels: [Arial, DejaVu Sans]}\n")
+    assert main(["validate", str(p)]) == 2
+
+
+def test_the_twin_hint_reaches_the_cli(tmp_path, capsys):
+    from restplus.cli import main
+
+    p = tmp_path / "s.yaml"
+    p.write_text("restplus_spec: 1\nfactors:\n  font: {levels: [Arial, DejaVu Sans]}\n")
+    assert main(["validate", str(p)]) == 2
+    assert "twin 'Liberation Sans'" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import FontError, GlyphError, unknown_name
+from ..errors import FontError, GlyphError, UnknownNameError, unknown_name
 from ..hashing import file_sha256
 
 # The vendored fonts live in the repository's top-level fonts/ (an editable install finds them);
@@ -82,12 +82,27 @@ class FontManifest:
         for n, info in self.families:
             if n == name:
                 return info
-        raise unknown_name("font", name, self.names())
+        err = unknown_name("font", name, self.names())
+        twin = METRIC_TWINS.get(" ".join(str(name).lower().split()))
+        if twin in self.names():  # "Arial" is not close to "Liberation Sans" as a string, but is its metric twin
+            err = UnknownNameError(f"{err} {name!r} is not vendored (fonts must ship with the project, for "
+                                   f"byte-identical renders); its metric-compatible twin {twin!r} is: use that.")
+        raise err
 
 
 @lru_cache(maxsize=8)
 def _load_manifest(path: str) -> FontManifest:
     return FontManifest.load(path)
+
+
+# Proprietary families users name from habit, and the vendored family with the same metrics (the
+# Liberation fonts were designed as drop-in, same-width replacements; DejaVu Sans derives from Bitstream Vera).
+METRIC_TWINS = {
+    "arial": "Liberation Sans", "helvetica": "Liberation Sans", "helvetica neue": "Liberation Sans",
+    "times new roman": "Liberation Serif", "times": "Liberation Serif", "courier new": "Liberation Mono",
+    "courier": "Liberation Mono", "comic sans ms": "Comic Neue", "comic sans": "Comic Neue",
+    "bitstream vera sans": "DejaVu Sans",
+}
 
 
 def default_manifest() -> FontManifest:
