@@ -169,14 +169,6 @@ def test_a_proprietary_family_names_its_vendored_metric_twin(name, twin):
         resolve_font(name)
 
 
-def test_a_spec_naming_arial_fails_validation_with_the_twin(tmp_path):
-    from restplus.cli import main
-
-    p = tmp_path / "s.yaml"
-    p.write_text("restplus_spec: 1\nfactors:\n  font: {levels: [Arial, DejaVu Sans]}\n")
-    assert main(["validate", str(p)]) == 2
-
-
 def test_the_twin_hint_reaches_the_cli(tmp_path, capsys):
     from restplus.cli import main
 
