@@ -357,3 +357,24 @@ def test_many_skipped_rows_are_counted_not_all_printed(tmp_path, spec, capsys):
     err = capsys.readouterr().err
     assert err.count("  skipped ") == SHOWN_ERRORS and "... and 2 more skipped rows" in err
     assert f"1 of {len(bad) + 1} rows loaded; dropped: invalid={len(bad)}" in err
+
+
+@pytest.mark.parametrize("command", ["run", "search"])
+def test_run_and_search_take_the_same_problem_file_options(command, tmp_path, spec, capsys):
+    path = write_jsonl(tmp_path / "gsm8k.jsonl", GSM8K)
+    if command == "run":
+        argv = ["run", str(spec), "--model", "always-wrong", "--problems", str(path), "--preset", "gsm8k",
+                "--limit", "2", "--out", str(tmp_path / "r"), "--no-progress", "--workers", "1"]
+    else:
+        space = tmp_path / "space.yaml"
+        space.write_text("restplus_spec: 1\nfactors: {dpi: {range: [50, 200], reference: 200}}\n")
+        argv = ["search", str(space), "--model", "always-wrong", "--problems", str(path), "--preset", "gsm8k",
+                "--limit", "1", "--budget", "4", "--no-minimal", "--no-sheets", "--out", str(tmp_path / "s"),
+                "--no-progress", "--workers", "1"]
+    assert main(argv) in (0, 1), capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{path}: {len(GSM8K)} of {len(GSM8K)} rows loaded" in err  # the load summary, as for generate
+    golds = [r["answer"].rsplit("####", 1)[1].strip() for r in GSM8K[:2]]
+    if command == "run":
+        t = pl.read_parquet(tmp_path / "r" / "results.parquet")
+        assert sorted(t["gold"].unique().to_list()) == sorted(golds)

@@ -24,6 +24,9 @@ def add_model_and_problem_args(p: argparse.ArgumentParser, n_default: int | None
                    help="comma-separated built-in sets (soe, arith, mcq) or a problem file (JSONL/CSV/parquet)")
     p.add_argument("--n", type=int, default=n_default,
                    help=f"items per built-in set (default: {n_default or 'the whole set'})")
+    from .problemfile import add_problem_file_args
+
+    add_problem_file_args(p)  # --preset/--fields/--on-error ... for --problems FILE, as for generate
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -111,7 +114,9 @@ def run_run(args: argparse.Namespace) -> int:
     try:
         if src.is_file():
             grid = load_grid(src)
-            probs = parse_problems(args.problems, args.n, args.seed, args.limit)
+            from .problemfile import problems_from_args
+
+            probs = problems_from_args(args)
             # generate() resumes a finished folder for free and refuses one made from other inputs.
             source: Any = generate(probs, grid, args.seed, out / "variants", workers=args.workers,
                                    progress=not args.no_progress)

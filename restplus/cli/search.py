@@ -32,12 +32,13 @@ def _search_args(p: argparse.ArgumentParser) -> None:
 def run_search(args: argparse.Namespace) -> int:
     from ..search.run import search
     from ..search.space import load_space
-    from .evaluate import load_model, parse_problems
+    from .evaluate import load_model
+    from .problemfile import problems_from_args
 
     space = load_space(args.space)  # a bad spec fails before a model is loaded
     if args.n is not None and args.n < 1:
         raise SpecError(f"--n {args.n}: give a positive number of items per built-in set.")
-    probs = parse_problems(args.problems, args.n, args.seed, args.limit)
+    probs = problems_from_args(args)
     axes = [a.strip() for a in args.axes.split(",") if a.strip()] if args.axes else None
     model = load_model(args.model, base_url=args.base_url, api_key_env=args.api_key_env, workers=args.workers,
                        batch_size=args.batch_size)
