@@ -98,18 +98,21 @@ def replacing(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator[P
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename is None:
-            name_path(exc, path)
+        if isinstance(exc, OSError):
+            name_path(exc, path, tmp)
         raise
 
 
 NOTE = "restplus: while writing "
 
 
-def name_path(exc: OSError, path: str | os.PathLike[str]) -> None:
+def name_path(exc: OSError, path: str | os.PathLike[str], tmp: str | os.PathLike[str] | None = None) -> None:
     """Record on ``exc`` the file being written: a failed write() (or a polars/pyarrow writer) names
-    none, and the user needs to know which. Sets ``filename`` where that keeps ``str(exc)`` right
-    (an errno is set), else adds a note."""
+    none, and the user needs to know which; an error naming the temporary file names a file the
+    user never asked for, so it names ``path`` instead. Sets ``filename`` where that keeps
+    ``str(exc)`` right (an errno is set), else adds a note."""
+    if tmp is not None and exc.filename is not None and str(exc.filename) == str(tmp):
+        exc.filename = str(path)
     if exc.filename is not None:
         return
     if exc.errno is not None:

@@ -78,23 +78,6 @@ def load_model(spec: str, *, base_url: str | None = None, api_key_env: str | Non
     return models.load(name)
 
 
-def parse_problems(arg: str, n: int | None, seed: int, limit: int | None) -> list[Any]:
-    """Problems from a CLI value: comma-separated built-in set names, or a problem file."""
-    from ..problems import builtin_names, builtin_set, load_problems
-
-    if Path(arg).is_file():
-        probs = list(load_problems(arg))
-    else:
-        probs = []
-        for name in [a.strip() for a in arg.split(",") if a.strip()]:
-            if name not in builtin_names():
-                from ..errors import unknown_name
-
-                raise unknown_name("problem set (or file)", name, builtin_names())
-            probs.extend(builtin_set(name, n=n, seed=seed))
-    return probs[:limit] if limit is not None else probs
-
-
 def run_run(args: argparse.Namespace) -> int:
     from ..grammar.spec import load_grid
     from ..runner.evaluation import evaluate

@@ -88,10 +88,26 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def parse_problems(arg: str, n: int | None, seed: int, limit: int | None) -> list[Any]:
+    """Problems from a CLI value: comma-separated built-in set names, or a problem file."""
+    from ..problems import builtin_names, builtin_set, load_problems
+
+    if Path(arg).is_file():
+        probs = list(load_problems(arg))
+    else:
+        probs = []
+        for name in [a.strip() for a in arg.split(",") if a.strip()]:
+            if name not in builtin_names():
+                from ..errors import unknown_name
+
+                raise unknown_name("problem set (or file)", name, builtin_names())
+            probs.extend(builtin_set(name, n=n, seed=seed))
+    return probs[:limit] if limit is not None else probs
+
+
 def problems_from_args(args: argparse.Namespace) -> list[Any]:
     """``--problems``: a problem file loaded with the options above, or built-in sets (no options)."""
     from ..problems import load_problems
-    from .evaluate import parse_problems
 
     options = load_options(args)
     if not Path(args.problems).is_file():
