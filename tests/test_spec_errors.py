@@ -152,3 +152,44 @@ def test_a_section_that_must_be_a_mapping_is_named_when_it_is_a_list(tmp_path, k
     p.write_text(f"restplus_spec: 1\n{key}: [a, b]\nfactors:\n  dpi: {{levels: [50]}}\n")
     with pytest.raises(rp.SpecError, match=rf"s.yaml: '{key}' must be a mapping .*got list"):
         rp.load_grid(p)
+
+
+def test_a_missing_include_names_the_include_and_where_it_was_looked_for(tmp_path):
+    p = tmp_path / "copied.yaml"
+    p.write_text("restplus_spec: 1\ninclude: _defaults.yaml\nfactors:\n  dpi: {levels: [50]}\n")
+    with pytest.raises(rp.SpecError) as ei:
+        rp.load_grid(p)
+    msg = str(ei.value)
+    assert "copied.yaml: include '_defaults.yaml' was looked for at" in msg and str(tmp_path / "_defaults.yaml") in msg
+    assert "perturbations/_defaults.yaml" in msg
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_an_include_that_is_not_a_regular_file_is_refused(tmp_path, target):
+    import os
+
+    if target == "fifo":
+        target = str(tmp_path / "fifo")
+        os.mkfifo(target)
+    p = tmp_path / "s.yaml"
+    p.write_text(f"restplus_spec: 1\ninclude: {target}\nfactors:\n  dpi: {{levels: [50]}}\n")
+    with pytest.raises(rp.SpecError, match="is not a regular file"):
+        rp.load_grid(p)
+
+
+def test_the_files_a_spec_was_read_from_are_recorded_with_their_sha256(tmp_path):
+    import hashlib
+    import json
+
+    from restplus.problems import builtin_set
+
+    (tmp_path / "base.yaml").write_text("restplus_spec: 1\nrender: {dpi: 100}\n")
+    p = tmp_path / "s.yaml"
+    p.write_text("restplus_spec: 1\ninclude: base.yaml\nfactors:\n  dpi: {levels: [50]}\n")
+    g = rp.load_grid(p)
+    want = [(str(f.resolve()), hashlib.sha256(f.read_bytes()).hexdigest()) for f in (p, tmp_path / "base.yaml")]
+    assert list(g.sources) == want
+    assert g.spec_hash == rp.Grid.from_dict(g.to_dict()).spec_hash  # provenance, not identity
+    run = rp.generate(builtin_set("arith", n=1), g, out=tmp_path / "run", progress=False)
+    files = json.loads((run.path / "manifest.json").read_text())["spec_files"]
+    assert [(f["path"], f["sha256"]) for f in files] == want

@@ -173,6 +173,9 @@ class Grid:
     modalities: ModalityPlan = ModalityPlan()
     layouts: tuple[tuple[str, Layout], ...] = ()
     _cells: tuple[Cell, ...] = field(default=(), repr=False, compare=False)
+    # Files a spec was read from (the spec, then its includes), as (resolved path, sha256): provenance for
+    # manifests, not identity — the merged content is in spec_hash already, and a moved file keeps its hash.
+    sources: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     def __init__(self, *factors: Factor, design: Any = None, exclude: Any = (), name: str = "grid",
                  description: str = "", render: RenderDefaults | dict | None = None,
@@ -215,6 +218,7 @@ class Grid:
                     get_layout(str(lv), dict(self.layouts))
         get_layout(self.render.layout, dict(self.layouts))
         self._check_size()
+        set_(self, "sources", ())
         set_(self, "_cells", self._build_cells())
         if not self._cells:
             raise DesignError(f"grid {self.name!r} has no cells left after exclusions {list(map(dict, self.exclude))}; "

@@ -22,6 +22,7 @@ the parser is a SpecError (not a RecursionError), and a file above :data:`MAX_SP
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,20 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, reads: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     try:
         if path.is_dir():
             raise SpecError(f"spec file {str(path)!r} is a directory; name a .yaml or .json file in it.")
+        if path.exists() and not path.is_file():  # /dev/zero, a FIFO: reading would never end or block
+            raise SpecError(f"spec file {str(path)!r} is not a regular file (a device, pipe or socket); "
+                            "name a .yaml or .json file.")
         if path.stat().st_size > MAX_SPEC_BYTES:
             raise SpecError(f"spec file {str(path)!r} is {path.stat().st_size} bytes, above the limit of "
                             f"{MAX_SPEC_BYTES}; a spec holds settings, not data (problems go in a problem file).")
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        if reads is not None:
+            reads.append((str(path), hashlib.sha256(raw).hexdigest()))
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError(f"spec file {str(path)!r} does not exist; check the path.") from None
     except UnicodeDecodeError as exc:
@@ -113,13 +120,17 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_spec_dict(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a spec file, resolve ``include:`` recursively (cycles are errors), check keys/version."""
+def load_spec_dict(path: str | Path, _stack: tuple[Path, ...] = (),
+                   reads: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Read a spec file, resolve ``include:`` recursively (cycles are errors), check keys/version.
+
+    ``reads``, when given, collects (resolved path, sha256) of every file read, the spec first.
+    """
     path = Path(path).resolve()
     if path in _stack:
         chain = " -> ".join(p.name for p in (*_stack, path))
         raise SpecError(f"include cycle: {chain}. Remove one of the includes.")
-    data = _read(path)
+    data = _read(path, reads)
     check_keys(path.name, data, TOP_KEYS)
     version = data.get("restplus_spec")
     if isinstance(version, bool):  # YAML `true` is not version 1
@@ -138,13 +149,22 @@ def load_spec_dict(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str,
     for rel in inc:
         if not isinstance(rel, str):
             raise SpecError(f"{path.name}: include entries must be file paths, got {rel!r}.")
-        merged = _merge(merged, load_spec_dict(path.parent / rel, (*_stack, path)))
+        target = path.parent / rel
+        if not target.exists():  # say which include, from where, and where it was looked for
+            raise SpecError(f"{path.name}: include {rel!r} was looked for at {str(target.resolve())!r} (relative to "
+                            f"the including file's folder) and does not exist. Copy it beside {path.name} (the "
+                            "shipped defaults are perturbations/_defaults.yaml), or give a path relative to "
+                            f"{path.parent} or an absolute one.")
+        merged = _merge(merged, load_spec_dict(target, (*_stack, path), reads))
     return _merge(merged, data)
 
 
 def load_grid(path: str | Path) -> Grid:
-    """Load and validate a spec file into a Grid."""
-    return Grid.from_dict(load_spec_dict(path), where=Path(path).name)
+    """Load and validate a spec file into a Grid; ``grid.sources`` lists the files read, with sha256."""
+    reads: list[tuple[str, str]] = []
+    grid = Grid.from_dict(load_spec_dict(path, reads=reads), where=Path(path).name)
+    object.__setattr__(grid, "sources", tuple(reads))  # provenance only: not part of spec_hash
+    return grid
 
 
 def save_grid(grid: Grid, path: str | Path) -> None:

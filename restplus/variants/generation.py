@@ -291,7 +291,10 @@ def _prepare(out: Path, ident: dict[str, Any], grid: Grid, problems: list[Proble
             fh.write(problem_line(p))
     from ..envinfo import git_commit  # here, not at the top: spawned workers never need it
 
-    manifest = {"format": 1, "status": "incomplete", **ident, "restplus_version": __version__,
+    manifest = {"format": 1, "status": "incomplete", **ident,
+                # the spec file and its includes as read (path, sha256); provenance, not identity
+                "spec_files": [{"path": p, "sha256": h} for p, h in grid.sources],
+                "restplus_version": __version__,
                 "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": git_commit()}
     atomic.write_json(mpath, manifest)
     return manifest
