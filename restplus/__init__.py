@@ -21,7 +21,7 @@ _LAZY: dict[str, str] = {
         "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
         "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
         "AnalysisError", "ExtractionError", "GenerateError", "VariantIndexError", "VariantKeyTypeError",
-        "FolderLockedError", "RunAbortedError", "FileAccessError", "ResultsImportError",
+        "FolderLockedError", "RunAbortedError", "FileAccessError", "PixelBudgetError", "ResultsImportError",
         "RestplusWarning", "AnalysisWarning", "PixelBudgetWarning", "FewModelsWarning", "RepairWarning")},
     # grammar
     **{n: "restplus.grammar" for n in (

@@ -50,6 +50,10 @@ class TextOverflowError(RenderError):
     """Text does not fit the declared page (word wider than a line, page taller than max)."""
 
 
+class PixelBudgetError(RenderError):
+    """A render would exceed the per-image pixel budget (``RESTPLUS_MAX_PIXELS``); checked before allocating."""
+
+
 class ModelError(RestplusError, RuntimeError):
     """A model adapter failed in a way that is not a per-request error."""
 

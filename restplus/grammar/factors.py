@@ -210,12 +210,19 @@ class Factor:
         return f"rp.factor({self.kind!r}, {list(self.levels)!r}, reference={self.reference!r}{extra})"
 
 
+MAX_LEVELS = 10_000  # levels per factor; a grid's cell count has its own bound (grid.MAX_CELLS)
+
+
 def factor(kind: str, levels: Sequence[Scalar], *, reference: Scalar | None = None, name: str | None = None,
            ordered: bool | None = None, description: str = "") -> Factor:
     """Build a factor of a registered kind. ``reference`` defaults to the first level."""
     k = get_kind(kind)
     if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
-        raise SpecError(f"factor {name or kind!r}: levels must be a list, got {levels!r}.")
+        raise SpecError(f"factor {name or kind!r}: levels must be a list, got {levels!r:.80}.")
+    if len(levels) > MAX_LEVELS:  # before any per-level work: millions of levels would take minutes
+        raise SpecError(f"factor {name or kind!r} has {len(levels)} levels, above the limit of {MAX_LEVELS} "
+                        f"(restplus.grammar.factors.MAX_LEVELS). A factor is a handful of conditions; to sweep a "
+                        "continuous range, use a search space (restplus search) or sample the levels.")
     levels = tuple(levels)
     ref = levels[0] if reference is None and levels else reference
     return Factor(name=name or kind, kind=kind, levels=levels, reference=ref,

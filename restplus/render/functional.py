@@ -8,17 +8,49 @@ the same line breaks and the same page geometry at three resolutions. Nothing he
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
-from ..errors import TextOverflowError
+from ..errors import PixelBudgetError, TextOverflowError
 from ..grammar.layouts import Layout
 from .fonts import FontInfo, advance_em, pil_font, vmetrics
 
 _TOKEN = re.compile(r"( *)([^ ]+)")
+
+# Every value in range can still ask for a huge canvas (a 40 in page at 1200 DPI, or a long text
+# with max_height_in: null is ~1 gigapixel, ~3.6 GB of RGB). The bound is checked before the canvas
+# is allocated. Raise it with the environment variable (read per render, so spawned workers see it).
+MAX_PIXELS = 50_000_000
+MAX_PIXELS_ENV = "RESTPLUS_MAX_PIXELS"
+
+
+def pixel_budget() -> int:
+    """The per-image pixel bound: ``$RESTPLUS_MAX_PIXELS`` if set, else :data:`MAX_PIXELS`."""
+    raw = os.environ.get(MAX_PIXELS_ENV)
+    if raw is None:
+        return MAX_PIXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise PixelBudgetError(f"{MAX_PIXELS_ENV}={raw!r} must be a positive whole number of pixels, e.g. "
+                               f"{MAX_PIXELS * 2}.")
+    return value
+
+
+def check_pixels(w: int, h: int, dpi: int, where: str = "") -> None:
+    """Refuse a canvas above the pixel budget, naming its size and how to get under it."""
+    budget = pixel_budget()
+    if w * h > budget:
+        raise PixelBudgetError(
+            f"{where}the page would be {w}x{h} px = {w * h / 1e6:.1f} MP at {dpi} DPI, above the budget of "
+            f"{budget / 1e6:g} MP per image. Lower the dpi, narrow the page (page_width_in), cap its height "
+            f"(max_height_in), or raise the budget with {MAX_PIXELS_ENV}=<pixels>.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +238,7 @@ def draw_page(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[in
     """Draw a laid-out page at ``dpi``; glyph ink outside the canvas raises (never clipped)."""
     scale = dpi / 72.0
     w, h = round(page.width_pt * scale), round(page.height_pt * scale)
+    check_pixels(w, h, dpi, where)
     im = Image.new("RGB", (w, h), tuple(bg))
     d = ImageDraw.Draw(im)
     # The same two low-level calls ImageDraw.text makes (getmask2 + draw_bitmap), done here so the

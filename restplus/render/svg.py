@@ -26,7 +26,7 @@ from PIL import Image
 from .. import atomic
 from ..errors import FontError, RenderError, TextOverflowError
 from .fonts import FONTS_DIR, FontInfo
-from .functional import PageLayout
+from .functional import PageLayout, check_pixels
 
 _FC_CONF = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "fonts.dtd">
@@ -138,6 +138,7 @@ def page_svg(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[int
     """SVG text of the page: user units are points, the canvas is the same pixel size as Pillow's."""
     scale = dpi / 72.0
     w, h = round(page.width_pt * scale), round(page.height_pt * scale)
+    check_pixels(w, h, dpi)
     vw, vh = w / scale, h / scale  # exact dpi/72 scale on both axes despite pixel rounding
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {vw!r} {vh!r}">',
            f'<rect x="0" y="0" width="{vw!r}" height="{vh!r}" fill="{_rgb(bg)}"/>']
