@@ -20,8 +20,9 @@ _LAZY: dict[str, str] = {
     **{n: "restplus.errors" for n in (
         "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
         "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
-        "AnalysisError", "ExtractionError", "GenerateError", "VariantIndexError", "VariantKeyTypeError",
-        "RestplusWarning", "AnalysisWarning", "PixelBudgetWarning", "FewModelsWarning")},
+        "AnalysisError", "DuplicateRunError", "ExtractionError", "GenerateError", "VariantIndexError",
+        "VariantKeyTypeError",
+        "RestplusWarning", "AnalysisWarning", "MissingnessWarning", "PixelBudgetWarning", "FewModelsWarning")},
     # grammar
     **{n: "restplus.grammar" for n in (
         "Factor", "FactorKind", "factor", "register_factor_kind", "kind_names", "text_color", "background",
@@ -47,7 +48,7 @@ _LAZY: dict[str, str] = {
     "models": "restplus.models",
     # runner and gate
     **{n: "restplus.runner" for n in ("evaluate", "rescore", "RunResult", "PromptSet", "Normalization", "cer",
-                                      "pass_rates", "ResponseCache", "concat_results")},
+                                      "pass_rates", "ResponseCache", "concat_results", "read_runs", "Runs")},
     # analysis
     **{n: "restplus.stats" for n in (
         "consistency", "effects", "EffectTable", "mcnemar_pairs", "cochran_q", "paired_ttest", "power_paired",

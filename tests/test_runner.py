@@ -214,7 +214,9 @@ def test_errors_are_not_cached_and_are_retried(setup, tmp_path):
     errs = res.table.filter(pl.col("error").is_not_null())
     assert errs.height == len(failing) == res.counts["errors"]
     assert (errs.filter(pl.col("prompt_type") == "solve")["parse_status"] == "error").all()
-    assert not errs.filter(pl.col("prompt_type") == "solve")["correct"].any()
+    # a failed request is missing, not wrong: answer and correct are null (updated: it used to be False)
+    failed_solve = errs.filter(pl.col("prompt_type") == "solve")
+    assert failed_solve["correct"].null_count() == failed_solve["answer"].null_count() == failed_solve.height > 0
     # an OCR call that failed does not pass the gate (the solve row of that variant neither)
     bad_ocr = errs.filter(pl.col("prompt_type") == "ocr")["variant_id"]
     assert not res.table.filter(pl.col("variant_id").is_in(bad_ocr.implode()))["gate_passed"].any()

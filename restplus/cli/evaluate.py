@@ -30,6 +30,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     add_model_and_problem_args(p, n_default=None)
     p.add_argument("--seed", type=int, default=0, help="problem and render seed")
     p.add_argument("--out", required=True, help="run folder (results.parquet, manifest.json, cache.sqlite)")
+    p.add_argument("--name", default=None,
+                   help="label of this run in analyses and reports (default: the --out folder's name)")
     p.add_argument("--workers", type=int, default=4, help="concurrent requests (HTTP/reader) and render workers")
     p.add_argument("--batch-size", type=int, default=1, help="requests per forward pass for hf:PATH models")
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
@@ -118,7 +120,7 @@ def run_run(args: argparse.Namespace) -> int:
                        normalization={"casefold": args.casefold},
                        prompts={"ocr_first": True} if args.ocr_first else None,
                        progress=not args.no_progress, max_requests=args.max_requests, external_gate=ext,
-                       resume=not args.no_resume, limit=limit, chunk_size=args.chunk_size)
+                       resume=not args.no_resume, limit=limit, chunk_size=args.chunk_size, run_name=args.name)
     finally:
         model.close()
         if ext is not None:

@@ -7,6 +7,7 @@ from .evaluation import RunResult, evaluate, rescore
 from .gate import Normalization, cer, pass_rates
 from .prompts import PromptSet
 from .rows import concat_results
+from .runs import Runs, read_runs
 
 __all__ = ["Normalization", "PromptSet", "ResponseCache", "RunResult", "cer", "concat_results", "evaluate",
-           "pass_rates", "rescore"]
+           "pass_rates", "read_runs", "rescore", "Runs"]

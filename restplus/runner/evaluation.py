@@ -34,8 +34,10 @@ from .manifest import (
     check_identity,
     font_checksums,
     make_identity,
+    new_run_id,
     problem_ids_digest,
     read_manifest,
+    run_label,
 )
 from .prompts import PromptSet, as_prompts, build_requests, decoding_for
 from .rows import RowSpec, raw_rows, rescore, score_rows, write_outputs, write_problems
@@ -290,7 +292,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
              normalization: Normalization | Mapping[str, Any] | None = None, gate_policy: str = "exclude",
              decoding: Any = None, cache: ResponseCache | str | Path | None = None, progress: bool = True,
              max_requests: int | None = None, external_gate: Any = None, model_name: str | None = None,
-             resume: bool = True, limit: int | None = None, chunk_size: int = 16) -> RunResult:
+             resume: bool = True, limit: int | None = None, chunk_size: int = 16,
+             run_name: str | None = None) -> RunResult:
     """Evaluate ``model`` on every variant of ``source`` and write the long table to ``out``.
 
     source         run folder path, ``load_run()`` result, ``VariantSet``, or an iterable of Variants
@@ -306,6 +309,7 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
                    is kept, so unchanged requests are still free)
     limit          only the first ``limit`` problems
     chunk_size     variants per model batch: a crash loses at most one chunk of in-flight calls
+    run_name       the run's label (``run`` column, ``manifest["run_name"]``); default the folder name
 
     Returns a :class:`RunResult`. KeyboardInterrupt and BudgetExceeded write the partial table and
     manifest (everything answered is kept) and are re-raised.
@@ -332,8 +336,9 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
         for name in (RESULTS, ROWS, MANIFEST, PROBLEMS):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    # Deterministic: the same experiment (identity + prompts) gets the same id in any folder.
-    run_id = (old or {}).get("run_id") or "run-" + digest({"i": identity, "p": pset.content_hash}, 10)
+    # Unique per folder (content + creation time + nonce), kept when the folder is resumed.
+    run_id = (old or {}).get("run_id") or new_run_id(identity, pset.content_hash)
+    label = run_label(out, run_name if run_name is not None else (old or {}).get("run_name"))
     name = model_name or str(getattr(model, "name", type(model).__name__))
     own_cache = not isinstance(cache, ResponseCache)
     rc = cache if isinstance(cache, ResponseCache) else ResponseCache(out / CACHE if cache is None else cache)
@@ -348,8 +353,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
     run = _Run(model, external_gate, rc, pset, decoding, factors, src.problems, max_requests, bar)
 
     def finish(status: str) -> RunResult:
-        rows = score_rows(raw_rows(run.specs, run.responses, run_id=run_id, model=name), src.problems,
-                          threshold=threshold, normalization=norm)
+        rows = score_rows(raw_rows(run.specs, run.responses, run_id=run_id, model=name, run=label),
+                          src.problems, threshold=threshold, normalization=norm)
         table = write_outputs(out, rows, factors, external_gate is not None, levels)
         if src.problems:
             write_problems(out, src.problems)
@@ -358,8 +363,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
                   "pending": len(run.specs) - table.height,
                   "cache_file_entries": len(rc), **{f"cache_{k}": v for k, v in rc.stats().items()}}
         man = build_manifest(
-            run_id=run_id, status=status, identity=identity, model_name=name, model_fp=fp, spec=spec,
-            prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=run.decodings, gate=gate,
+            run_id=run_id, run_name=label, status=status, identity=identity, model_name=name, model_fp=fp,
+            spec=spec, prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=run.decodings, gate=gate,
             counts=counts, fonts={**src.fonts, **font_checksums(run.provenances)}, factors=factors, source=src.info,
             external_gate=None if external_gate is None else {"name": str(getattr(external_gate, "name", "")),
                                                               "fingerprint": run.ext_fp},
@@ -367,8 +372,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
         atomic.write_json(out / MANIFEST, man)
         return RunResult(out, table, man, status)
 
-    atomic.write_json(out / MANIFEST, {**(old or {}), "run_id": run_id, "status": "running", "identity": identity,
-                                       "started": started})
+    atomic.write_json(out / MANIFEST, {**(old or {}), "run_id": run_id, "run_name": label, "status": "running",
+                                       "identity": identity, "started": started})
     try:
         for chunk in _chunks(src.variants, chunk_size):
             run.chunk(chunk)
