@@ -53,7 +53,7 @@ _LAZY: dict[str, str] = {
     **{n: "restplus.stats" for n in (
         "consistency", "effects", "EffectTable", "mcnemar_pairs", "cochran_q", "paired_ttest", "power_paired",
         "mcnemar_power", "minimal_counterfactual", "counterfactuals", "token_curve", "accuracy_table",
-        "gate_summary", "simulate_table")},
+        "gate_summary", "simulate_table", "missingness")},
     **{n: "restplus.report" for n in ("write_report", "consistency_table", "write_effects")},
     # search mode (``rp.strategies`` holds the Hypothesis strategies)
     **{n: "restplus.search" for n in ("search", "SearchResult", "Space", "Axis", "load_space", "save_space",

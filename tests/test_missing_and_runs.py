@@ -17,8 +17,7 @@ from restplus.grammar.spec import load_grid
 from restplus.problems import builtin_set
 from restplus.report.write import write_report
 from restplus.runner.gate import reference_text
-from restplus.stats import accuracy_table, consistency, simulate_table
-from restplus.stats.missing import missingness
+from restplus.stats import accuracy_table, consistency, missingness, simulate_table
 from restplus.testing import AlwaysWrong, EchoGold, Flaky
 from restplus.variants.realization import realize
 

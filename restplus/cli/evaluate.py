@@ -139,13 +139,16 @@ def summary(table: Any, manifest: dict[str, Any]) -> str:
              f"errors {c.get('errors')}, pending {c.get('pending')})"]
     solve = table.filter(pl.col("prompt_type") == "solve")
     if solve.height:
+        # correct is null on failed requests (missing, not wrong): mean() leaves them out, n_missing counts them
         acc = (solve.group_by("modality").agg(pl.len().alias("n"), pl.col("correct").mean().alias("acc"),
+                                               pl.col("error").is_not_null().sum().alias("n_missing"),
                                                pl.col("correct").filter(pl.col("gate_passed").is_null()
                                                                         | pl.col("gate_passed")).mean().alias("gated"))
                .sort("modality"))
-        for m, n, a, gt in acc.iter_rows():
+        for m, n, a, miss, gt in acc.iter_rows():
             gtxt = "n/a" if gt is None else f"{gt:.3f}"
-            lines.append(f"  {m:<6} n={n:<5} accuracy={a:.3f}  gated={gtxt}")
+            atxt = "n/a" if a is None else f"{a:.3f}"
+            lines.append(f"  {m:<6} n={n:<5} accuracy={atxt}  gated={gtxt}  missing={miss}")
     ocr = table.filter(pl.col("prompt_type") == "ocr")
     if ocr.height:
         lines.append(f"  OCR gate (CER <= {manifest['gate']['threshold']}): "

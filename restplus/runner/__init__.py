@@ -6,8 +6,7 @@ from .cache import ResponseCache
 from .evaluation import RunResult, evaluate, rescore
 from .gate import Normalization, cer, pass_rates
 from .prompts import PromptSet
-from .rows import concat_results
-from .runs import Runs, read_runs
+from .runs import Runs, concat_results, read_runs
 
 __all__ = ["Normalization", "PromptSet", "ResponseCache", "RunResult", "cer", "concat_results", "evaluate",
            "pass_rates", "read_runs", "rescore", "Runs"]

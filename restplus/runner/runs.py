@@ -81,6 +81,33 @@ def pool_runs(table: Any) -> Any:
         pl.col("_pooled").alias("run")).drop("_pooled")
 
 
+def concat_results(tables: Sequence[Any], *, pool: bool = False) -> Any:
+    """Stack results tables (several models or runs) into one long table.
+
+    The same run in two tables (one ``run_id``) is a :class:`~restplus.errors.DuplicateRunError`, and
+    so are two runs sharing a ``run`` name unless ``pool=True``, which pools the runs of each model
+    (:func:`pool_runs`). Analyses key by ``run``, so unpooled runs stay apart.
+
+    Factor columns that are ``Enum`` in several tables get the union of their categories, in the order
+    they first appear, so runs of grids with different level sets still combine (polars refuses to
+    concatenate two different enums); columns missing from a table are null there.
+    """
+    import polars as pl
+
+    frames = list(tables)
+    check_distinct(frames, [f"tables[{i}]" for i in range(len(frames))], pool=pool)
+    cats: dict[str, list[str]] = {}
+    for t in frames:
+        for c, dt in t.schema.items():
+            if isinstance(dt, pl.Enum):
+                cats.setdefault(c, [])
+                cats[c] += [x for x in dt.categories.to_list() if x not in cats[c]]
+    frames = [t.with_columns([pl.col(c).cast(pl.String).cast(pl.Enum(v)) for c, v in cats.items() if c in t.columns])
+              for t in frames]
+    out = pl.concat(frames, how="diagonal_relaxed")
+    return pool_runs(out) if pool else out
+
+
 @dataclass(frozen=True, slots=True)
 class Runs:
     """What :func:`read_runs` returns.
@@ -106,8 +133,6 @@ def read_runs(runs: Sequence[str | Path] | Mapping[str, str | Path], *, pool: bo
     with ``pool=True`` the runs of each model are pooled into one (see :func:`pool_runs`).
     """
     import polars as pl
-
-    from .rows import concat_results
 
     items = list(runs.items()) if isinstance(runs, Mapping) else [(None, r) for r in runs]
     if not items:

@@ -24,6 +24,8 @@ import polars as pl
 from restplus.errors import AnalysisError, AnalysisWarning, did_you_mean, unknown_name
 from restplus.schema import MODALITIES, level_label, match_level
 
+from .missing import MISSING, missing_expr, missingness_frame
+
 GatePolicy = Literal["exclude", "ignore", "covariate"]
 GATE_POLICIES = ("exclude", "ignore", "covariate")
 VISUAL = ("image", "mixed")
@@ -113,8 +115,6 @@ def prepare(table: Any, factors: Sequence[str], *, what: str, need_answer: bool 
     and dropped; with ``keep_missing=True`` they stay, flagged by a boolean ``_missing`` column with
     ``correct`` and ``answer`` null, for callers that count them per group (``n_missing``).
     """
-    from .missing import MISSING, missing_expr, missingness
-
     df = to_polars(table)
     need = ["problem_id", "modality", "correct", *(["answer"] if need_answer else [])]
     check_columns(df, need, what)
@@ -131,7 +131,9 @@ def prepare(table: Any, factors: Sequence[str], *, what: str, need_answer: bool 
         warn(f"{n_missing} of {df.height} answer row(s) are missing (the request failed: error is set) and are "
              "left out of every metric; tables count them per group in n_missing. Re-run the run folder to retry "
              "them (failed requests are not cached).", sink)
-        missingness(df, factors, by=[c for c in ("run", "model") if c in df.columns], sink=sink)
+        orders = level_orders(table, factors)
+        missingness_frame(df, factors, by=[c for c in ("run", "model") if c in df.columns], sink=sink,
+                          sort_key=lambda f: order_key(orders.get(f)))
         if n_missing == df.height:
             raise AnalysisError(f"{what}: every one of the {df.height} answer rows is missing (the request failed); "
                                 "there is nothing to analyse. Check the error column for the cause.")

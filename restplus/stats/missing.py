@@ -24,13 +24,15 @@ screen, not an inference; it errs towards warning, which is the safe side for a 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from restplus.errors import MissingnessWarning
+
+from .multiplicity import adjust_pvalues
 
 MISSING = "_missing"
 ALPHA = 0.05
@@ -56,8 +58,9 @@ def _test(counts: np.ndarray) -> tuple[str, float]:
     return "chi2", float(chi2_contingency(counts, correction=False)[1])
 
 
-def missingness(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = (),
-                alpha: float = ALPHA, warn: bool = True, sink: list[str] | None = None) -> pl.DataFrame:
+def missingness_frame(raw: pl.DataFrame, factors: Sequence[str] = (), *, by: Sequence[str] = (),
+                      alpha: float = ALPHA, warn: bool = True, sink: list[str] | None = None,
+                      sort_key: Callable[[str], Callable[[str], Any]] | None = None) -> pl.DataFrame:
     """Missing-row counts per level of each factor and of ``modality``, with a test of equal rates.
 
     Reads ``modality``, ``error`` and the factor / ``by`` columns (``prompt_type == "ocr"`` rows are
@@ -65,16 +68,14 @@ def missingness(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
     level): ``n`` rows, ``n_missing``, ``missing_rate``, and per factor the ``test`` (fisher | chi2 |
     none), its ``p`` and the Holm-adjusted ``p_adj``. With ``warn=True`` a factor whose ``p_adj < alpha``
     emits a :class:`~restplus.errors.MissingnessWarning` (and the message is appended to ``sink``).
+    ``sort_key(factor)`` orders a factor's levels (the public :func:`restplus.stats.missingness` passes
+    the grammar order); this module does not import ``_common``, so the input normalisation
+    (``prepare``) can call it.
     """
-    from ._common import level_orders, order_key, to_polars
-    from .multiplicity import adjust_pvalues
-
-    raw = to_polars(table)
     df = raw.filter(pl.col("prompt_type").is_null() | (pl.col("prompt_type") != "ocr")) \
         if "prompt_type" in raw.columns else raw
     df = df.with_columns(missing_expr(df.columns).alias(MISSING))
     by = [b for b in by if b in df.columns]
-    orders = level_orders(raw, [*factors, "modality"])
     frames: list[pl.DataFrame] = []
     groups = df.partition_by(by, maintain_order=True, as_dict=True) if by else {(): df}
     for key, g in groups.items():
@@ -87,7 +88,7 @@ def missingness(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
             agg = (sub.group_by(pl.col(f).cast(pl.String).alias("level"))
                    .agg(pl.len().alias("n"), pl.col(MISSING).sum().alias("n_missing"))
                    .filter(pl.col("level").is_not_null()))
-            levels = sorted(agg.iter_rows(named=True), key=lambda r: order_key(orders.get(f))(r["level"]))
+            levels = sorted(agg.iter_rows(named=True), key=lambda r: (sort_key(f) if sort_key else str)(r["level"]))
             counts = np.array([[r["n_missing"], r["n"] - r["n_missing"]] for r in levels], dtype=np.int64)
             test, p = _test(counts) if counts.size else ("none", float("nan"))
             tested.append((f, test, p))

@@ -22,7 +22,7 @@ from ._common import (
     warn,
 )
 from .bootstrap import cluster_sums, percentile_ci, ratio, replicate_sums
-from .missing import MISSING
+from .missing import ALPHA, MISSING, missingness_frame
 
 
 def accuracy_table(table: Any, by: Sequence[str], *, modalities: Sequence[str] | None = None,
@@ -122,3 +122,19 @@ def gate_summary(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] =
         pl.Series("pass_rate", np.where(n > 0, k / np.maximum(n, 1), np.nan)).fill_nan(None),
         pl.Series("ci_low", np.asarray(lo, dtype=float)).fill_nan(None),
         pl.Series("ci_high", np.asarray(hi, dtype=float)).fill_nan(None), out.get_column("n_ocr_missing"))
+
+
+def missingness(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = (), alpha: float = ALPHA,
+                warn: bool = True) -> pl.DataFrame:
+    """Failed requests (missing rows) per level of each factor and of ``modality``, with a test of equal
+    missing rates and a :class:`~restplus.errors.MissingnessWarning` where they differ.
+
+    Returns one row per (by..., factor, level): ``n``, ``n_missing``, ``missing_rate``, ``test``
+    (fisher | chi2 | none), ``p`` and the Holm-adjusted ``p_adj``. The rule is documented in
+    :mod:`restplus.stats.missing`; every analysis applies it to its input.
+    """
+    raw = to_polars(table)
+    factors = check_factors(raw, factors)
+    orders = level_orders(table, [*factors, "modality"])
+    return missingness_frame(raw, factors, by=by, alpha=alpha, warn=warn,
+                             sort_key=lambda f: order_key(orders.get(f)))
