@@ -31,8 +31,9 @@ _LABELS = {"rer": "RER", "cfr": "CFR", "mmc": "MMC", "acc_text": "Text acc.", "a
 def consistency_table(metrics: pl.DataFrame, *, by: Sequence[str] = ("model",), gated: bool = True) -> pl.DataFrame:
     """The paper's table from :func:`restplus.stats.consistency` output (overall scope).
 
-    One row per ``by`` group (e.g. model). Columns: the ``by`` columns present, ``n_units``,
-    ``n_problems``, then for each of rer, cfr, mmc, acc_text, acc_image, acc_mixed (those present) the
+    One row per ``by`` group (e.g. run). Columns: the ``by`` columns present, ``n_units``,
+    ``n_problems``, ``n_missing`` (units left out for a failed request), then for each of rer, cfr, mmc, acc_text,
+    acc_image, acc_mixed (those present) the
     value and ``<metric>_ci_low`` / ``<metric>_ci_high`` on the gate-passed units (``gated=True``,
     falling back to all units when the table has no gate), and ``gate_pass`` (share of units passing
     the OCR gate, from the ungated rows; null without a gate).
@@ -49,6 +50,7 @@ def consistency_table(metrics: pl.DataFrame, *, by: Sequence[str] = ("model",), 
         n = part.filter(pl.col("metric") == "rer")
         row["n_units"] = int(n.get_column("n_units")[0]) if n.height else None
         row["n_problems"] = int(n.get_column("n_problems")[0]) if n.height else None
+        row["n_missing"] = int(n.get_column("n_missing")[0]) if n.height and "n_missing" in n.columns else 0
         for m in _HEADLINE:
             r = part.filter(pl.col("metric") == m)
             if r.height:
@@ -64,10 +66,11 @@ def consistency_table(metrics: pl.DataFrame, *, by: Sequence[str] = ("model",), 
 
 def _consistency_display(wide: pl.DataFrame, by: Sequence[str]) -> tuple[list[str], list[list[str]], str]:
     metrics = [m for m in _HEADLINE if m in wide.columns]
-    headers = [*(b.capitalize() for b in by), "Units", *(_LABELS[m] + " (%)" for m in metrics), "OCR pass (%)"]
+    headers = [*(b.capitalize() for b in by), "Units", "Missing", *(_LABELS[m] + " (%)" for m in metrics),
+               "OCR pass (%)"]
     rows = []
     for r in wide.iter_rows(named=True):
-        rows.append([*(str(r[b]) for b in by), str(r["n_units"]),
+        rows.append([*(str(r[b]) for b in by), str(r["n_units"]), str(r.get("n_missing") or 0),
                      *(fmt.interval(r[m], r[f"{m}_ci_low"], r[f"{m}_ci_high"], 1, 100.0) for m in metrics),
                      fmt.pct(r["gate_pass"])])
     return headers, rows, "l" * len(by) + "r" * (len(headers) - len(by))
@@ -162,7 +165,8 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
                 wide = consistency_table(metrics, by=by, gated=gated)
                 h, r, a = _consistency_display(wide, by)
                 caption = (f"Consistency on {'gate-passed' if gated else 'all'} units; 95% cluster-bootstrap CI; "
-                           "OCR pass = share of units whose image and mixed renders all pass the gate")
+                           "OCR pass = share of units whose image and mixed renders all pass the gate; "
+                           "Missing = units left out because a request failed")
                 for k, p in write_table(h, r, a, wide, out / stem, caption=caption).items():
                     paths[f"{stem}_{k}"] = p
                 if gated or not headers:
