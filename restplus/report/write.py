@@ -32,9 +32,9 @@ def consistency_table(metrics: pl.DataFrame, *, by: Sequence[str] = ("model",), 
     """The paper's table from :func:`restplus.stats.consistency` output (overall scope).
 
     One row per ``by`` group (e.g. run). Columns: the ``by`` columns present, ``n_units``,
-    ``n_problems``, ``n_missing`` (units left out for a failed request), then for each of rer, cfr, mmc, acc_text,
-    acc_image, acc_mixed (those present) the
-    value and ``<metric>_ci_low`` / ``<metric>_ci_high`` on the gate-passed units (``gated=True``,
+    ``n_problems``, ``n_missing`` (units left out for a failed request), then for each of rer, cfr,
+    mmc, acc_text, acc_image, acc_mixed (those present) the value and ``<metric>_ci_low`` /
+    ``<metric>_ci_high`` on the gate-passed units (``gated=True``,
     falling back to all units when the table has no gate), and ``gate_pass`` (share of units passing
     the OCR gate, from the ungated rows; null without a gate).
     """
