@@ -20,9 +20,10 @@ _LAZY: dict[str, str] = {
     **{n: "restplus.errors" for n in (
         "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
         "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
-        "AnalysisError", "ExtractionError", "GenerateError", "VariantIndexError", "VariantKeyTypeError",
-        "FolderLockedError", "RunAbortedError", "FileAccessError", "PixelBudgetError", "ResultsImportError",
-        "RestplusWarning", "AnalysisWarning", "PixelBudgetWarning", "FewModelsWarning", "RepairWarning")},
+        "AnalysisError", "DuplicateRunError", "ExtractionError", "GenerateError", "VariantIndexError",
+        "VariantKeyTypeError", "FolderLockedError", "RunAbortedError", "FileAccessError", "PixelBudgetError",
+        "ResultsImportError", "RestplusWarning", "AnalysisWarning", "MissingnessWarning", "PixelBudgetWarning",
+        "FewModelsWarning", "RepairWarning")},
     # grammar
     **{n: "restplus.grammar" for n in (
         "Factor", "FactorKind", "factor", "register_factor_kind", "kind_names", "text_color", "background",
@@ -52,12 +53,12 @@ _LAZY: dict[str, str] = {
     "models": "restplus.models",
     # runner and gate
     **{n: "restplus.runner" for n in ("evaluate", "rescore", "RunResult", "PromptSet", "Normalization", "cer",
-                                      "pass_rates", "ResponseCache", "concat_results")},
+                                      "pass_rates", "ResponseCache", "concat_results", "read_runs", "Runs")},
     # analysis
     **{n: "restplus.stats" for n in (
         "consistency", "effects", "EffectTable", "mcnemar_pairs", "cochran_q", "paired_ttest", "power_paired",
         "mcnemar_power", "minimal_counterfactual", "counterfactuals", "token_curve", "accuracy_table",
-        "gate_summary", "simulate_table")},
+        "gate_summary", "simulate_table", "missingness")},
     **{n: "restplus.report" for n in ("write_report", "consistency_table", "write_effects")},
     # search mode (``rp.strategies`` holds the Hypothesis strategies)
     **{n: "restplus.search" for n in ("search", "SearchResult", "Space", "Axis", "load_space", "save_space",

@@ -70,6 +70,11 @@ class AnalysisError(RestplusError, ValueError):
     """An analysis cannot be computed honestly on the given table."""
 
 
+class DuplicateRunError(AnalysisError):
+    """The same run was given twice (same ``run_id``), or two runs share a name, so rows would be
+    counted twice or two experiments mixed under one label."""
+
+
 class ExtractionError(RestplusError, ValueError):
     """An answer extractor was misconfigured (not: a model output that did not parse)."""
 
@@ -112,6 +117,14 @@ class RestplusWarning(UserWarning):
 
 class AnalysisWarning(RestplusWarning):
     """A degenerate or doubtful input the analysis worked around; the message says how."""
+
+
+class MissingnessWarning(AnalysisWarning):
+    """The share of missing rows (failed requests) differs between the levels of a factor (or between
+    modalities). Missing rows are left out of every metric; when their rate depends on a level, the
+    remaining rows of that level are a selected sample and the factor's effect is biased (e.g. timeouts
+    on large 200-DPI images look like a DPI effect). See :func:`restplus.stats.missingness`.
+    """
 
 
 class PixelBudgetWarning(RestplusWarning):

@@ -4,7 +4,9 @@ One row per (model, problem, cell, prompt type). Analysis functions need only a 
 and accept tables built anywhere, polars or pandas.
 
 Identity
-  run_id, model            str  — run folder id; model name (several models may share a table)
+  run_id, run, model       str  — unique run id; the run's name (``restplus run --name``, default the
+                                  output folder's name: analyses key by it); model name (several
+                                  models, or several runs of one model, may share a table)
   problem_id *             str  — base problem, the cluster unit
   task                     str  — problem source (soe, arith, mcq, ...)
   cell_id, variant_id      str  — content-hash ids
@@ -16,11 +18,15 @@ Outcome
   answer *                 str  — extracted answer (canonical string) or null when unparsed
   parse_status             str  — "ok" | "unparsed" | "error"
   gold                     str  — gold answer
-  correct *                bool — answer == gold; unparsed and errors count as wrong
+  correct *                bool — answer == gold; unparsed counts as wrong. Null when the request
+                                  failed (``error`` set): a *missing* row, left out of every metric
+                                  and counted (``n_missing``), never scored as wrong
 Gate
   ocr_text                 str  — the model's transcription of this row's image(s)
   ocr_cer                  f64  — CER of that transcription; null for text rows
-  gate_passed *            bool — ocr_cer <= threshold; null for text rows
+  gate_passed *            bool — ocr_cer <= threshold; null for text rows. False (with ocr_cer null)
+                                  when the OCR request failed: the model never showed it can read the
+                                  image, so gated analyses drop the row like any gate failure
 Covariates
   contrast_ratio           f64  — WCAG contrast of text on background
   x_height_px              f64  — x-height of the font in pixels at this size and DPI
@@ -35,7 +41,8 @@ Call
   tokens_in, tokens_out    i64
   latency_s                f64
   from_cache               bool
-  error                    str  — adapter error after retries, or null
+  error *                  str  — adapter error after retries, or null; a non-null error marks the
+                                  row missing (its answer and correct are null)
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-ID_COLUMNS = ("run_id", "model", "problem_id", "task", "cell_id", "variant_id", "prompt_type", "modality")
+ID_COLUMNS = ("run_id", "run", "model", "problem_id", "task", "cell_id", "variant_id", "prompt_type", "modality")
 OUTCOME_COLUMNS = ("answer", "parse_status", "gold", "correct")
 GATE_COLUMNS = ("ocr_text", "ocr_cer", "gate_passed")
 COVARIATE_COLUMNS = ("contrast_ratio", "x_height_px", "image_width_px", "image_height_px", "image_dpi",

@@ -214,7 +214,9 @@ def test_errors_are_not_cached_and_are_retried(setup, tmp_path):
     errs = res.table.filter(pl.col("error").is_not_null())
     assert errs.height == len(failing) == res.counts["errors"]
     assert (errs.filter(pl.col("prompt_type") == "solve")["parse_status"] == "error").all()
-    assert not errs.filter(pl.col("prompt_type") == "solve")["correct"].any()
+    # a failed request is missing, not wrong: answer and correct are null (updated: it used to be False)
+    failed_solve = errs.filter(pl.col("prompt_type") == "solve")
+    assert failed_solve["correct"].null_count() == failed_solve["answer"].null_count() == failed_solve.height > 0
     # an OCR call that failed does not pass the gate (the solve row of that variant neither)
     bad_ocr = errs.filter(pl.col("prompt_type") == "ocr")["variant_id"]
     assert not res.table.filter(pl.col("variant_id").is_in(bad_ocr.implode()))["gate_passed"].any()
@@ -304,7 +306,10 @@ def test_limit_and_other_input_kinds(setup, tmp_path):
         m = gold_model(variants)
         res = evaluate(src, m, out=tmp_path / f"k{i}", progress=False, cache=cache)
         assert m.total == 0  # same requests as the list input, so all from the shared cache
-        assert res.table.sort(key).drop("from_cache").equals(ref.table.sort(key).drop("from_cache"))
+        # every run folder is its own run (unique run_id, named after its folder); the rows are the same
+        own = ["from_cache", "run_id", "run"]
+        assert res.table.sort(key).drop(own).equals(ref.table.sort(key).drop(own))
+        assert res.table["run"].unique().to_list() == [f"k{i}"] and res.table["run_id"][0] != ref.table["run_id"][0]
     res = evaluate(rf, EchoGold(oracle(variants)), out=tmp_path / "lim", progress=False, limit=1)
     assert set(res.table["problem_id"]) == {problems[0].problem_id}
     assert res.table.height == n_rows([v for v in variants if v.problem_id == problems[0].problem_id])

@@ -122,6 +122,9 @@ def _key_figures(table: pl.DataFrame, folder: Path, reference: dict[str, str]) -
     solve = table.filter(pl.col("prompt_type") == "solve") if "prompt_type" in table.columns else table
     acc = solve.group_by("modality").agg(pl.col("correct").mean().alias("acc"), pl.len().alias("n"))
     key["accuracy_by_modality"] = {r["modality"]: round(r["acc"], 3) for r in acc.iter_rows(named=True)}
+    # Failed requests are missing rows (correct null), left out of the accuracies above and counted here.
+    if "error" in table.columns:
+        key["failed_requests"] = {"answer_rows": int(solve["error"].is_not_null().sum()), "of": solve.height}
     img = solve.filter(pl.col("modality") != "text")
     if "gate_passed" in img.columns and img.height:
         key["ocr_pass_rate"] = round(float(img["gate_passed"].cast(pl.Float64).mean()), 3)
@@ -172,6 +175,10 @@ def _section(name: str, grid: Any, key: dict[str, Any], paths: dict[str, Path], 
     accs = ", ".join(f"{m} {v:.1%}" for m, v in sorted(key["accuracy_by_modality"].items()))
     lines.append(f"Accuracy by modality (ungated): {accs}. OCR pass rate (image rows): "
                  f"{key.get('ocr_pass_rate', float('nan')):.1%}.")
+    failed = key.get("failed_requests")
+    if failed:
+        lines.append(f"Failed requests: {failed['answer_rows']} of {failed['of']} answer rows (missing data: left out "
+                     "of every metric, not scored as wrong).")
     for row in key.get("dpi_effects", []):
         lines.append(f"- DPI {row.get('level')} vs {row.get('reference')}: {_fmt_delta(row)}")
     if key.get("joint_tests"):

@@ -34,6 +34,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     add_model_and_problem_args(p, n_default=None)
     p.add_argument("--seed", type=int, default=0, help="problem and render seed")
     p.add_argument("--out", required=True, help="run folder (results.parquet, manifest.json, cache.sqlite)")
+    p.add_argument("--name", default=None,
+                   help="label of this run in analyses and reports (default: the --out folder's name)")
     p.add_argument("--workers", type=int, default=4, help="concurrent requests (HTTP/reader) and render workers")
     p.add_argument("--batch-size", type=int, default=1, help="requests per forward pass for hf:PATH models")
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
@@ -110,7 +112,7 @@ def run_run(args: argparse.Namespace) -> int:
                        normalization={"casefold": args.casefold},
                        prompts={"ocr_first": True} if args.ocr_first else None,
                        progress=not args.no_progress, max_requests=args.max_requests, external_gate=ext,
-                       resume=not args.no_resume, limit=limit, chunk_size=args.chunk_size,
+                       resume=not args.no_resume, limit=limit, chunk_size=args.chunk_size, run_name=args.name,
                        **_streak_arg(args.max_consecutive_errors))
     finally:
         model.close()
@@ -153,13 +155,16 @@ def summary(table: Any, manifest: dict[str, Any]) -> str:
              f"errors {c.get('errors')}, pending {c.get('pending')})"]
     solve = table.filter(pl.col("prompt_type") == "solve")
     if solve.height:
+        # correct is null on failed requests (missing, not wrong): mean() leaves them out, n_missing counts them
         acc = (solve.group_by("modality").agg(pl.len().alias("n"), pl.col("correct").mean().alias("acc"),
+                                               pl.col("error").is_not_null().sum().alias("n_missing"),
                                                pl.col("correct").filter(pl.col("gate_passed").is_null()
                                                                         | pl.col("gate_passed")).mean().alias("gated"))
                .sort("modality"))
-        for m, n, a, gt in acc.iter_rows():
+        for m, n, a, miss, gt in acc.iter_rows():
             gtxt = "n/a" if gt is None else f"{gt:.3f}"
-            lines.append(f"  {m:<6} n={n:<5} accuracy={a:.3f}  gated={gtxt}")
+            atxt = "n/a" if a is None else f"{a:.3f}"
+            lines.append(f"  {m:<6} n={n:<5} accuracy={atxt}  gated={gtxt}  missing={miss}")
     ocr = table.filter(pl.col("prompt_type") == "ocr")
     if ocr.height:
         lines.append(f"  OCR gate (CER <= {manifest['gate']['threshold']}): "

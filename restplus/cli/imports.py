@@ -16,6 +16,7 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-name", default=None, help="the model column (default: from the file's name)")
     p.add_argument("--like", default=None, metavar="EVALUATED_RUN",
                    help="the export used this run's prompts and decoding (`restplus export --like`)")
+    p.add_argument("--name", default=None, help="the run's label in analyses (default: the --out folder's name)")
     p.add_argument("--allow-missing", action="store_true",
                    help="import a partial run (e.g. lmms-eval --limit): variants without a result are left out")
 
@@ -27,7 +28,7 @@ def run_import(args: argparse.Namespace) -> int:
     prompts, decoding = settings_from_run(args.like) if args.like else (None, None)
     res = import_results(args.results, args.variants, out=args.out, harness=args.harness,
                          model_name=args.model_name, prompts=prompts, decoding=decoding,
-                         allow_missing=args.allow_missing)
+                         allow_missing=args.allow_missing, run_name=args.name)
     c, src = res.counts, res.manifest["source"]
     print(f"{args.out}: {c['rows']} rows from {src['harness']} {src['version']} "
           f"({len(src['files'])} file(s)); {c['errors']} failed, {c['missing']} missing; status {res.status}")

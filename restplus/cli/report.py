@@ -3,41 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError, unknown_name
-from ..schema import level_label
 from .base import Command
 
 
-def read_runs(runs: list[str]) -> tuple[Any, list[str], dict[str, str]]:
-    """Concatenate the long tables of run folders; factors and references from their manifests."""
-    import polars as pl
+def read_runs(runs: list[str], pool: bool = False) -> tuple[Any, list[str], dict[str, str]]:
+    """The runs' long table (keyed by run name), factors and references: see :func:`restplus.read_runs`."""
+    from ..runner.runs import read_runs as _read
 
-    from ..runner.rows import concat_results
+    got = _read(runs, pool=pool)
+    return got.table, got.factors, got.reference
 
-    tables, factors, reference = [], [], {}
-    for run in runs:
-        folder = Path(run)
-        res, man = folder / "results.parquet", folder / "manifest.json"
-        if not res.exists() or not man.exists():
-            raise SpecError(f"{run} is not an evaluated run folder (no results.parquet/manifest.json); "
-                            "make one with `restplus run SPEC --model ... --out DIR`.")
-        manifest = json.loads(man.read_text())
-        tables.append(pl.read_parquet(res))
-        for f in manifest.get("factors", []):
-            if f not in factors:
-                factors.append(f)
-            spec_f = (manifest.get("spec") or {}).get("factors", {}).get(f)
-            if spec_f is not None:
-                reference.setdefault(f, level_label(spec_f["reference"]))
-    return concat_results(tables), factors, reference
+
+def analysis_keys(table: Any) -> list[str]:
+    """Columns one analysis row stands for: the run (and its model) when the table names runs."""
+    return [c for c in ("run", "model") if c in table.columns]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("runs", nargs="+", help="evaluated run folder(s); several models combine into one table")
+    p.add_argument("runs", nargs="+", help="evaluated run folder(s); each run is its own row (the same run twice "
+                                           "is refused)")
+    p.add_argument("--pool", action="store_true",
+                   help="pool the runs of each model into one sample (default: every run is analysed on its own)")
     p.add_argument("--interactions", type=int, default=1, help="highest interaction order (2 = all pairs)")
     p.add_argument("--gate-policy", default="exclude", choices=("exclude", "covariate", "ignore"))
     p.add_argument("--method", default="gee-logit", choices=("gee-logit", "fe-logit"))
@@ -71,20 +61,22 @@ def run_analyse(args: argparse.Namespace) -> int:
 
     from ..stats import consistency, effects
 
-    table, factors, reference = read_runs(args.runs)
+    table, factors, reference = read_runs(args.runs, pool=args.pool)
     reference = with_references(reference, args.reference, factors)
-    models = table.get_column("model").unique(maintain_order=True).to_list() if "model" in table.columns else [None]
-    for m in models:
-        sub = table if m is None else table.filter(pl.col("model") == m)
+    by = analysis_keys(table)
+    key = by[0] if by else None
+    runs = table.get_column(key).unique(maintain_order=True).to_list() if key else [None]
+    for r in runs:
+        sub = table if r is None else table.filter(pl.col(key) == r)
         eff = effects(sub, factors, reference=reference, interactions=args.interactions, method=args.method,
                       gate_policy=args.gate_policy, seed=args.seed)
-        print(f"== {m or 'run'}\n{eff}\n")
-        if args.latex:  # one file per model when there are several, so none overwrites another
+        print(f"== {r or 'run'}\n{eff}\n")
+        if args.latex:  # one file per run when there are several, so none overwrites another
             path = Path(args.latex)
-            if len(models) > 1:
-                path = path.with_name(f"{path.stem}-{m}{path.suffix}")
+            if len(runs) > 1:
+                path = path.with_name(f"{path.stem}-{r}{path.suffix}")
             path.write_text(eff.to_latex())
-    metrics = consistency(table, factors, by=["model"] if "model" in table.columns else [], seed=args.seed)
+    metrics = consistency(table, factors, by=by, seed=args.seed)
     overall = metrics.filter(pl.col("scope") == "overall")
     with pl.Config(tbl_rows=60, tbl_cols=12):
         print(overall)
@@ -100,11 +92,11 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from ..report.write import write_report
 
-    table, factors, reference = read_runs(args.runs)
+    table, factors, reference = read_runs(args.runs, pool=args.pool)
     reference = with_references(reference, args.reference, factors)
     paths = write_report(table, args.out, factors=factors, reference=reference, name=args.name or Path(args.out).name,
                          interactions=args.interactions, method=args.method, gate_policy=args.gate_policy,
-                         seed=args.seed)
+                         seed=args.seed, pooled=args.pool)
     print(f"wrote {len(paths)} files to {args.out}; read {paths['summary_md']} first")
     return 0
 

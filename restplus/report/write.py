@@ -2,8 +2,8 @@
 
 :func:`write_report` runs the whole analysis on a long per-sample table and writes CSV (full
 precision), Markdown and LaTeX booktabs tables (``\\input``-ready), PNG+PDF figures and a short
-``summary.md`` into one folder. Several models (or runs) may share the table: the ``model`` column
-distinguishes them in the consistency table, and effects are estimated per model.
+``summary.md`` into one folder. Several models (or runs) may share the table: the ``run`` column
+(with ``model`` beside it) distinguishes them in every table, and effects are estimated per run.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ _LABELS = {"rer": "RER", "cfr": "CFR", "mmc": "MMC", "acc_text": "Text acc.", "a
 def consistency_table(metrics: pl.DataFrame, *, by: Sequence[str] = ("model",), gated: bool = True) -> pl.DataFrame:
     """The paper's table from :func:`restplus.stats.consistency` output (overall scope).
 
-    One row per ``by`` group (e.g. model). Columns: the ``by`` columns present, ``n_units``,
-    ``n_problems``, then for each of rer, cfr, mmc, acc_text, acc_image, acc_mixed (those present) the
-    value and ``<metric>_ci_low`` / ``<metric>_ci_high`` on the gate-passed units (``gated=True``,
+    One row per ``by`` group (e.g. run). Columns: the ``by`` columns present, ``n_units``,
+    ``n_problems``, ``n_missing`` (units left out for a failed request), then for each of rer, cfr,
+    mmc, acc_text, acc_image, acc_mixed (those present) the value and ``<metric>_ci_low`` /
+    ``<metric>_ci_high`` on the gate-passed units (``gated=True``,
     falling back to all units when the table has no gate), and ``gate_pass`` (share of units passing
     the OCR gate, from the ungated rows; null without a gate).
     """
@@ -49,6 +50,7 @@ def consistency_table(metrics: pl.DataFrame, *, by: Sequence[str] = ("model",), 
         n = part.filter(pl.col("metric") == "rer")
         row["n_units"] = int(n.get_column("n_units")[0]) if n.height else None
         row["n_problems"] = int(n.get_column("n_problems")[0]) if n.height else None
+        row["n_missing"] = int(n.get_column("n_missing")[0]) if n.height and "n_missing" in n.columns else 0
         for m in _HEADLINE:
             r = part.filter(pl.col("metric") == m)
             if r.height:
@@ -64,10 +66,11 @@ def consistency_table(metrics: pl.DataFrame, *, by: Sequence[str] = ("model",), 
 
 def _consistency_display(wide: pl.DataFrame, by: Sequence[str]) -> tuple[list[str], list[list[str]], str]:
     metrics = [m for m in _HEADLINE if m in wide.columns]
-    headers = [*(b.capitalize() for b in by), "Units", *(_LABELS[m] + " (%)" for m in metrics), "OCR pass (%)"]
+    headers = [*(b.capitalize() for b in by), "Units", "Missing", *(_LABELS[m] + " (%)" for m in metrics),
+               "OCR pass (%)"]
     rows = []
     for r in wide.iter_rows(named=True):
-        rows.append([*(str(r[b]) for b in by), str(r["n_units"]),
+        rows.append([*(str(r[b]) for b in by), str(r["n_units"]), str(r.get("n_missing") or 0),
                      *(fmt.interval(r[m], r[f"{m}_ci_low"], r[f"{m}_ci_high"], 1, 100.0) for m in metrics),
                      fmt.pct(r["gate_pass"])])
     return headers, rows, "l" * len(by) + "r" * (len(headers) - len(by))
@@ -86,15 +89,17 @@ def write_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: st
     return paths
 
 
-def write_effects(tables: Mapping[str, EffectTable], stem: str | os.PathLike[str]) -> dict[str, Path]:
-    """Effect tables of one or more models: ``<stem>.csv`` (with a ``model`` column), ``<stem>.md``,
-    ``<stem>_tests.csv`` and one ``<stem>[_<model>].tex`` per model."""
+def write_effects(tables: Mapping[str, EffectTable], stem: str | os.PathLike[str], *,
+                  key: str = "model") -> dict[str, Path]:
+    """Effect tables of one or more models or runs: ``<stem>.csv`` (with a ``key`` column: ``model``, or
+    ``run`` when the report is keyed by run), ``<stem>.md``, ``<stem>_tests.csv`` and one
+    ``<stem>[_<name>].tex`` each."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     out: dict[str, Path] = {}
-    frames = [t.frame.with_columns(pl.lit(m).alias("model")).select(["model", *t.frame.columns])
+    frames = [t.frame.with_columns(pl.lit(m).alias(key)).select([key, *t.frame.columns])
               for m, t in tables.items()]
-    tests = [t.tests.with_columns(pl.lit(m).alias("model")).select(["model", *t.tests.columns])
+    tests = [t.tests.with_columns(pl.lit(m).alias(key)).select([key, *t.tests.columns])
              for m, t in tables.items()]
     out["effects_csv"] = stem.with_suffix(".csv")
     pl.concat(frames).write_csv(out["effects_csv"])
@@ -117,7 +122,7 @@ def _slug(text: str) -> str:
 def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequence[str],
                  reference: Mapping[str, Any] | None = None, name: str = "report", interactions: int = 1,
                  method: str = "gee-logit", gate_policy: str = "exclude", n_boot: int = 1000, seed: int = 0,
-                 plot: bool = True) -> dict[str, Path]:
+                 plot: bool = True, pooled: bool = False) -> dict[str, Path]:
     """Run the analysis and write every table, figure and ``summary.md`` into ``out_dir``.
 
     Writes: ``consistency.{csv,md,tex}`` (model x RER/CFR/MMC/accuracies/OCR pass),
@@ -127,13 +132,18 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
 
     A model whose effects cannot be estimated (:class:`AnalysisError`) is reported in summary.md with
     the reason instead of stopping the report.
+
+    Every run is its own row (the ``run`` column; ``model`` beside it): two runs of one model are never
+    pooled here. ``pooled=True`` only records that the caller pooled them on purpose
+    (``rp.read_runs(..., pool=True)``), so summary.md says so. Failed requests are missing rows: left
+    out, counted per run in summary.md and per cell in ``missing.{csv,md,tex}``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = to_polars(table)
     factors = list(factors)
-    by = ["model"] if "model" in df.columns else []
-    models = df.get_column("model").unique(maintain_order=True).to_list() if by else [name]
+    by = [c for c in ("run", "model") if c in df.columns]
+    models = df.get_column(by[0]).unique(maintain_order=True).to_list() if by else [name]
     paths: dict[str, Path] = {}
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -155,7 +165,8 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
                 wide = consistency_table(metrics, by=by, gated=gated)
                 h, r, a = _consistency_display(wide, by)
                 caption = (f"Consistency on {'gate-passed' if gated else 'all'} units; 95% cluster-bootstrap CI; "
-                           "OCR pass = share of units whose image and mixed renders all pass the gate")
+                           "OCR pass = share of units whose image and mixed renders all pass the gate; "
+                           "Missing = units left out because a request failed")
                 for k, p in write_table(h, r, a, wide, out / stem, caption=caption).items():
                     paths[f"{stem}_{k}"] = p
                 if gated or not headers:
@@ -175,7 +186,7 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
         tables: dict[str, EffectTable] = {}
         curves = {}
         for m in models:
-            sub = df.filter(pl.col("model") == m) if by else df
+            sub = df.filter(pl.col(by[0]) == m) if by else df
             try:
                 tables[str(m)] = effects(sub, factors, reference=reference, interactions=interactions, method=method,
                                          gate_policy=gate_policy, n_boot=n_boot, seed=seed)
@@ -187,8 +198,18 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
                                                  n_boot=n_boot, seed=seed)
                 except AnalysisError as exc:
                     notes.append(f"token curve for {m}: not estimable — {exc}")
+        missing = _missing_table(df, factors, by)
+        if missing is not None:
+            m_rows = [[*(str(r[b]) for b in by), *(str(r[f]) if r[f] is not None else "all" for f in factors),
+                       r["modality"], str(r["n"]), str(r["n_missing"]), fmt.pct(r["missing_rate"])]
+                      for r in missing.iter_rows(named=True)]
+            m_head = [*(b.capitalize() for b in by), *factors, "Modality", "n", "Missing", "Missing (%)"]
+            for k, p in write_table(m_head, m_rows, "l" * (len(by) + len(factors) + 1) + "rrr", missing,
+                                    out / "missing", caption="Failed requests (missing rows, left out of every "
+                                    "metric) per cell").items():
+                paths[f"missing_{k}"] = p
         if tables:
-            paths.update(write_effects(tables, out / "effects"))
+            paths.update(write_effects(tables, out / "effects", key=by[0] if by else "model"))
         if plot:
             paths.update(_plots(df, metrics, gates, curves, factors, models, by, out, gate_policy, n_boot, seed))
     warned = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, AnalysisWarning)))
@@ -196,7 +217,7 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
         warnings.warn(w, AnalysisWarning, stacklevel=2)
     paths["summary_md"] = out / "summary.md"
     summary = _summary(name, df, factors, headers, rows, align, tables, gates, curves, paths, ungated_rows,
-                       notes + warned, gate_policy)
+                       notes + warned, gate_policy, pooled)
     paths["summary_md"].write_text(summary, encoding="utf-8")
     return paths
 
@@ -207,8 +228,8 @@ def _plots(df: pl.DataFrame, metrics: pl.DataFrame | None, gates: pl.DataFrame |
     paths: dict[str, Path] = {}
     for m in models:
         tag = f"_{_slug(m)}" if by and len(models) > 1 else ""
-        mm = (metrics.filter(pl.col("model") == m) if by else metrics) if metrics is not None else None
-        sub = df.filter(pl.col("model") == m) if by else df
+        mm = (metrics.filter(pl.col(by[0]) == m) if by else metrics) if metrics is not None else None
+        sub = df.filter(pl.col(by[0]) == m) if by else df
         if factors and mm is not None:
             for key, fn in (("marginal", plots.plot_marginal_accuracy), ("rer", plots.plot_rer)):
                 png, pdf = fn(mm, factors, out / f"fig_{key}{tag}", title=f"{m}: " + ("accuracy per level" if
@@ -225,21 +246,60 @@ def _plots(df: pl.DataFrame, metrics: pl.DataFrame | None, gates: pl.DataFrame |
                                          title=f"{m}: accuracy vs vision tokens")
             paths[f"fig_tokens{tag}_png"], paths[f"fig_tokens{tag}_pdf"] = png, pdf
         if gates is not None and gates.height:
-            g = gates.filter(pl.col("model") == m) if by else gates
+            g = gates.filter(pl.col(by[0]) == m) if by else gates
             png, pdf = plots.plot_gate(g, factors, out / f"fig_gate{tag}", title=f"{m}: OCR gate pass rate per cell")
             paths[f"fig_gate{tag}_png"], paths[f"fig_gate{tag}_pdf"] = png, pdf
     return paths
 
 
+def _missing_table(df: pl.DataFrame, factors: list[str], by: list[str]) -> pl.DataFrame | None:
+    """Answer rows and failed requests per (run, cell, modality), with an overall row per modality
+    (null factor levels); None when the table has no ``error`` column or nothing failed."""
+    if "error" not in df.columns:
+        return None
+    solve = df.filter(pl.col("prompt_type") != "ocr") if "prompt_type" in df.columns else df
+    if solve.get_column("error").null_count() == solve.height:
+        return None
+    facs = [f for f in factors if f in solve.columns]
+    agg = [pl.len().alias("n"), pl.col("error").is_not_null().sum().cast(pl.Int64).alias("n_missing")]
+    cells = solve.group_by([*by, *[pl.col(f).cast(pl.String) for f in facs], "modality"]).agg(agg)
+    overall = solve.group_by([*by, "modality"]).agg(agg).with_columns(
+        [pl.lit(None, dtype=pl.String).alias(f) for f in facs]).select(cells.columns)
+    out = pl.concat([cells.filter(pl.col("modality") != "text") if facs else cells, overall])
+    out = out.sort([*by, *[pl.col(f).is_null() for f in facs], *facs, "modality"], nulls_last=True)
+    return out.with_columns((pl.col("n_missing") / pl.col("n")).alias("missing_rate"))
+
+
+def _error_lines(df: pl.DataFrame) -> list[str]:
+    """Failed requests per run (answer and OCR rows): missing data, left out of every metric."""
+    if "error" not in df.columns:
+        return []
+    key = "run" if "run" in df.columns else "model" if "model" in df.columns else None
+    pt = pl.col("prompt_type") if "prompt_type" in df.columns else pl.lit("solve")
+    err = pl.col("error").is_not_null()
+    groups = df.group_by(key, maintain_order=True) if key else [((None,), df)]
+    lines = []
+    for k, g in groups:
+        solve, ocr = g.filter(pt != "ocr"), g.filter(pt == "ocr")
+        who = f"{k[0]}: " if key else ""
+        lines.append(f"- {who}failed requests: {solve.filter(err).height} of {solve.height} answer rows (missing: left "
+                     f"out of every metric, counted in `missing.csv`); {ocr.filter(err).height} of {ocr.height} OCR "
+                     "calls (those rows fail the gate)")
+    return lines
+
+
 def _summary(name: str, df: pl.DataFrame, factors: list[str], headers: list[str], rows: list[list[str]], align: str,
              tables: Mapping[str, EffectTable],
              gates: pl.DataFrame | None, curves: Mapping[str, Any], paths: Mapping[str, Path],
-             ungated_rows: list[list[str]], notes: list[str], gate_policy: str) -> str:
+             ungated_rows: list[list[str]], notes: list[str], gate_policy: str, pooled: bool = False) -> str:
     solve = df.filter(pl.col("prompt_type") != "ocr") if "prompt_type" in df.columns else df
+    runs = (f", {solve.get_column('run').n_unique()} run(s)" if "run" in solve.columns else "")
     lines = [f"# {name}", "",
              f"- {solve.height} answer rows, {solve.get_column('problem_id').n_unique()} problems"
-             + (f", {solve.get_column('model').n_unique()} model(s)" if "model" in solve.columns else ""),
-             f"- factors: {', '.join(factors) or '(none)'}; gate policy: {gate_policy}", ""]
+             + (f", {solve.get_column('model').n_unique()} model(s)" if "model" in solve.columns else "") + runs
+             + (" (runs of each model pooled on request)" if pooled else ""),
+             f"- factors: {', '.join(factors) or '(none)'}; gate policy: {gate_policy}",
+             *_error_lines(df), ""]
     if rows:
         lines += ["## Consistency (gate-passed units)", "", fmt.markdown(headers, rows, align), ""]
     if ungated_rows:
@@ -263,8 +323,10 @@ def _summary(name: str, df: pl.DataFrame, factors: list[str], headers: list[str]
         over = gates.filter(pl.all_horizontal([pl.col(f).is_null() for f in factors])) if factors else gates
         lines += ["## OCR gate", ""]
         for r in over.iter_rows(named=True):
-            who = f"{r['model']} " if "model" in r else ""
-            lines.append(f"- {who}{r['modality']}: {fmt.pct(r['pass_rate'])}% of {r['n']} rows pass")
+            who = "".join(f"{r[b]} " for b in ("run", "model") if b in r)
+            failed = f" ({r['n_ocr_missing']} more whose OCR call failed are left out)" if r.get("n_ocr_missing") \
+                else ""
+            lines.append(f"- {who}{r['modality']}: {fmt.pct(r['pass_rate'])}% of {r['n']} rows pass{failed}")
         if cells.height and factors:
             worst = cells.sort("pass_rate").row(0, named=True)
             lines.append("- lowest cell: " + ", ".join(f"{f}={worst[f]}" for f in factors)

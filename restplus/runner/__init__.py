@@ -6,8 +6,7 @@ from .cache import ResponseCache
 from .evaluation import MAX_CONSECUTIVE_ERRORS, RunResult, evaluate, rescore
 from .gate import Normalization, cer, pass_rates
 from .prompts import PromptSet
-from .rows import concat_results
+from .runs import Runs, concat_results, read_runs
 
-__all__ = ["MAX_CONSECUTIVE_ERRORS", "Normalization", "PromptSet", "ResponseCache", "RunResult", "cer",
-           "concat_results", "evaluate",
-           "pass_rates", "rescore"]
+__all__ = ["MAX_CONSECUTIVE_ERRORS", "Normalization", "PromptSet", "ResponseCache", "RunResult", "Runs", "cer",
+           "concat_results", "evaluate", "pass_rates", "read_runs", "rescore"]

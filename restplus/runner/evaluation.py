@@ -35,8 +35,10 @@ from .manifest import (
     check_identity,
     font_checksums,
     make_identity,
+    new_run_id,
     problem_ids_digest,
     read_manifest,
+    run_label,
 )
 from .prompts import PromptSet, as_prompts, build_requests, decoding_for
 from .rows import RowSpec, raw_rows, rescore, score_rows, write_outputs, write_problems
@@ -319,7 +321,8 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
              decoding: Any = None, cache: ResponseCache | str | Path | None = None, progress: bool = True,
              max_requests: int | None = None, external_gate: Any = None, model_name: str | None = None,
              resume: bool = True, limit: int | None = None, chunk_size: int = 16,
-             max_consecutive_errors: int | None = MAX_CONSECUTIVE_ERRORS) -> RunResult:
+             max_consecutive_errors: int | None = MAX_CONSECUTIVE_ERRORS,
+             run_name: str | None = None) -> RunResult:
     """Evaluate ``model`` on every variant of ``source`` and write the long table to ``out``.
 
     source         run folder path, ``load_run()`` result, ``VariantSet``, or an iterable of Variants
@@ -335,6 +338,7 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
                    is kept, so unchanged requests are still free)
     limit          only the first ``limit`` problems
     chunk_size     variants per model batch: a crash loses at most one chunk of in-flight calls
+    run_name       the run's label (``run`` column, ``manifest["run_name"]``); default the folder name
 
     max_consecutive_errors  stop the run (RunAbortedError, status "failed") once this many requests in a
                    row failed with the same kind of error — a bad key or a dead server fails every request,
@@ -371,13 +375,13 @@ def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, prob
     with folder_lock(out, "evaluate"):
         return _execute(out, src, model, fp, identity, factors, pset, threshold, norm, policy, decoding, cache,
                         progress, max_requests, external_gate, model_name, resume, chunk_size,
-                        max_consecutive_errors)
+                        max_consecutive_errors, run_name)
 
 
 def _execute(out: Path, src: _Source, model: Any, fp: Any, identity: dict[str, Any], factors: list[str],
              pset: PromptSet, threshold: float, norm: Normalization, policy: str, decoding: Any, cache: Any,
              progress: bool, max_requests: int | None, external_gate: Any, model_name: str | None, resume: bool,
-             chunk_size: int, max_consecutive_errors: int | None) -> RunResult:
+             chunk_size: int, max_consecutive_errors: int | None, run_name: str | None) -> RunResult:
     from tqdm.auto import tqdm
 
     old = check_identity(out, identity) if resume else None
@@ -385,8 +389,9 @@ def _execute(out: Path, src: _Source, model: Any, fp: Any, identity: dict[str, A
         for name in (RESULTS, ROWS, MANIFEST, PROBLEMS):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    # Deterministic: the same experiment (identity + prompts) gets the same id in any folder.
-    run_id = (old or {}).get("run_id") or "run-" + digest({"i": identity, "p": pset.content_hash}, 10)
+    # Unique per folder (content + creation time + nonce), kept when the folder is resumed.
+    run_id = (old or {}).get("run_id") or new_run_id(identity, pset.content_hash)
+    label = run_label(out, run_name if run_name is not None else (old or {}).get("run_name"))
     name = model_name or str(getattr(model, "name", type(model).__name__))
     own_cache = not isinstance(cache, ResponseCache)
     rc = cache if isinstance(cache, ResponseCache) else ResponseCache(out / CACHE if cache is None else cache)
@@ -402,8 +407,8 @@ def _execute(out: Path, src: _Source, model: Any, fp: Any, identity: dict[str, A
                max_consecutive_errors)
 
     def finish(status: str) -> RunResult:
-        rows = score_rows(raw_rows(run.specs, run.responses, run_id=run_id, model=name), src.problems,
-                          threshold=threshold, normalization=norm)
+        rows = score_rows(raw_rows(run.specs, run.responses, run_id=run_id, model=name, run=label),
+                          src.problems, threshold=threshold, normalization=norm)
         table = write_outputs(out, rows, factors, external_gate is not None, levels)
         if src.problems:
             write_problems(out, src.problems)
@@ -413,8 +418,8 @@ def _execute(out: Path, src: _Source, model: Any, fp: Any, identity: dict[str, A
                   "cache_file_entries": len(rc), **{f"cache_{k}": v for k, v in rc.stats().items()},
                   "errors_by_kind": dict(sorted(run.error_kinds.items())), "first_error": run.first_error}
         man = build_manifest(
-            run_id=run_id, status=status, identity=identity, model_name=name, model_fp=fp, spec=spec,
-            prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=run.decodings, gate=gate,
+            run_id=run_id, run_name=label, status=status, identity=identity, model_name=name, model_fp=fp,
+            spec=spec, prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=run.decodings, gate=gate,
             counts=counts, fonts={**src.fonts, **font_checksums(run.provenances)}, factors=factors, source=src.info,
             external_gate=None if external_gate is None else {"name": str(getattr(external_gate, "name", "")),
                                                               "fingerprint": run.ext_fp},
@@ -422,8 +427,8 @@ def _execute(out: Path, src: _Source, model: Any, fp: Any, identity: dict[str, A
         atomic.write_json(out / MANIFEST, man)
         return RunResult(out, table, man, status)
 
-    atomic.write_json(out / MANIFEST, {**(old or {}), "run_id": run_id, "status": "running", "identity": identity,
-                                       "started": started})
+    atomic.write_json(out / MANIFEST, {**(old or {}), "run_id": run_id, "run_name": label, "status": "running",
+                                       "identity": identity, "started": started})
     try:
         for chunk in _chunks(src.variants, chunk_size):
             run.chunk(chunk)

@@ -40,13 +40,21 @@ from typing import Any
 
 from .. import atomic
 from ..errors import ResultsImportError, SpecError, unknown_name
-from ..hashing import digest, sha256_bytes
+from ..hashing import sha256_bytes
 from ..records import Response
 from ..variants.exports import variants_digest
 from ..variants.runfolder import RunFolder, load_run, problems_digest
 from .evaluation import RunResult
 from .gate import Normalization, as_normalization, check_threshold, reference_text
-from .manifest import build_manifest, font_checksums, make_identity, problem_ids_digest, read_manifest
+from .manifest import (
+    build_manifest,
+    font_checksums,
+    make_identity,
+    new_run_id,
+    problem_ids_digest,
+    read_manifest,
+    run_label,
+)
 from .prompts import as_prompts, build_requests, decoding_for
 from .rows import RowSpec, raw_rows, score_rows, write_outputs, write_problems
 
@@ -346,8 +354,8 @@ def _now() -> str:
 def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], variants: Any, *,
                    out: str | os.PathLike[str], harness: str | None = None, model_name: str | None = None,
                    prompts: Any = None, decoding: Any = None, allow_missing: bool = False,
-                   gate_threshold: float = 0.0, normalization: Normalization | Mapping[str, Any] | None = None
-                   ) -> RunResult:
+                   gate_threshold: float = 0.0, normalization: Normalization | Mapping[str, Any] | None = None,
+                   run_name: str | None = None) -> RunResult:
     """Join peer-harness results to the variant set they were exported from; write a run folder to ``out``.
 
     results       one file or several (e.g. VLMEvalKit's image and text prediction files, or lmms-eval samples)
@@ -402,17 +410,19 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
                                            tokens_out=r.tokens[1]), False) for pos, r in got.items()}
     identity = make_identity(grid.spec_hash, problem_ids_digest(problems), fp,
                              problems_digest(p for _, p in sorted(problems.items())))
-    run_id = "import-" + digest({"i": identity, "p": pset.content_hash}, 10)
     out = Path(out)
     started = _now()
     with atomic.folder_lock(out, "import-results"):
         old = read_manifest(out)
+        # like a native run: a unique id (kept when the same files are imported again) and a user label
+        run_id = (old or {}).get("run_id") or new_run_id(identity, pset.content_hash)
+        label = run_label(out, run_name if run_name is not None else (old or {}).get("run_name"))
         if old is not None and old.get("identity") != identity:  # re-importing the same files may replace
             raise ResultsImportError(
                 f"{out} already holds another run ({old.get('run_id')}, model "
                 f"{(old.get('model') or {}).get('name')!r}); importing here would replace its results. Choose a "
                 "new --out folder for these results.")
-        rows = raw_rows(specs, responses, run_id=run_id, model=name)
+        rows = raw_rows(specs, responses, run_id=run_id, model=name, run=label)
         for r in rows:  # the harness measured none of these: unknown, not zero (tokens: only if it logged them)
             r["latency_s"] = None
         rows = score_rows(rows, problems, threshold=threshold, normalization=norm)
@@ -426,7 +436,8 @@ def import_results(results: str | os.PathLike[str] | Sequence[str | os.PathLike[
         source = {"kind": "import", "harness": kind, "version": versions[0] if len(versions) == 1 else versions,
                   "variants": str(folder.path), "variants_digest": order, "files": [f.record() for f in files]}
         man = build_manifest(
-            run_id=run_id, status=status, identity=identity, model_name=name, model_fp=fp, spec=grid.to_dict(),
+            run_id=run_id, run_name=label, status=status, identity=identity, model_name=name, model_fp=fp,
+            spec=grid.to_dict(),
             prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=vr.decodings,
             gate={"threshold": threshold, "normalization": norm.to_dict(), "policy": "exclude", "image_join": "\\n",
                   "note": f"no OCR in a {kind} run: gate_passed is null (ungated)"},

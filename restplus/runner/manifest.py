@@ -10,9 +10,11 @@ naming both hashes. Files are written with :mod:`restplus.atomic`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import json
 import platform
+import secrets
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -109,6 +111,29 @@ def check_identity(out: str | Path, identity: Mapping[str, str]) -> dict[str, An
     return old
 
 
+# ---------------------------------------------------------------------------------- run id and name
+def new_run_id(identity: Mapping[str, str], prompt_hash: str) -> str:
+    """A fresh id for a run folder started now: content (identity + prompts) + creation time + nonce.
+
+    Ids used to be a digest of the content alone, so two folders of the same experiment (a re-run, a
+    copy with another gate, ``--no-resume``) shared one id and could not be told apart once their
+    tables were concatenated. The nonce is not a seed (nothing random is derived from it); it only
+    makes the id unique. A resumed folder keeps the id recorded in its manifest.
+    """
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+    return "run-" + digest({"i": dict(identity), "p": prompt_hash, "t": created, "n": secrets.token_hex(8)}, 12)
+
+
+def run_label(out: str | Path, name: str | None = None) -> str:
+    """The user's label of a run (``--name``), default the output folder's name; analyses key by it."""
+    label = Path(out).resolve().name if name is None else str(name).strip()
+    if not label:
+        from ..errors import SpecError
+
+        raise SpecError(f"run name {name!r} is empty; pass a short label such as --name qwen-ocrfirst.")
+    return label
+
+
 # ---------------------------------------------------------------------------------- environment
 @functools.lru_cache(maxsize=1)
 def _environment() -> str:
@@ -138,8 +163,9 @@ def build_manifest(*, run_id: str, status: str, identity: Mapping[str, str], mod
                    prompt_hash: str, decoding: Mapping[str, Any], gate: Mapping[str, Any],
                    counts: Mapping[str, Any], fonts: Mapping[str, str], factors: list[str],
                    source: Mapping[str, Any], external_gate: Mapping[str, Any] | None,
-                   started: str, finished: str | None) -> dict[str, Any]:
-    return {"manifest_version": MANIFEST_VERSION, "run_id": run_id, "status": status, "identity": dict(identity),
+                   started: str, finished: str | None, run_name: str | None = None) -> dict[str, Any]:
+    return {"manifest_version": MANIFEST_VERSION, "run_id": run_id, "run_name": run_name, "status": status,
+            "identity": dict(identity),
             "model": {"name": model_name, "fingerprint": scrub(dict(model_fp))}, "spec": spec,
             "prompts": {"hash": prompt_hash, **dict(prompts)}, "decoding": dict(decoding), "gate": dict(gate),
             "external_gate": external_gate, "factors": factors, "counts": dict(counts), "fonts": dict(fonts),

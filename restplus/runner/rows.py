@@ -71,7 +71,7 @@ def _state(resp: Response | None) -> str | None:
 
 
 def raw_rows(specs: Iterable[RowSpec], responses: Mapping[str, tuple[Response, bool]], *, run_id: str,
-             model: str) -> list[dict[str, Any]]:
+             model: str, run: str | None = None) -> list[dict[str, Any]]:
     """Unscored rows for the specs whose own request has a response (pending rows are left out)."""
     rows = []
     for s in specs:
@@ -88,7 +88,8 @@ def raw_rows(specs: Iterable[RowSpec], responses: Mapping[str, tuple[Response, b
         seen = resp.image_sizes[0] if resp.image_sizes and s.modality != "text" else (None, None)
         rows.append({
             "processed_width_px": seen[0], "processed_height_px": seen[1],
-            "run_id": run_id, "model": model, "problem_id": s.problem_id, "task": s.task, "cell_id": s.cell_id,
+            "run_id": run_id, "run": run if run is not None else run_id, "model": model,
+            "problem_id": s.problem_id, "task": s.task, "cell_id": s.cell_id,
             "variant_id": s.variant_id, "prompt_type": s.prompt_type, "modality": s.modality, **dict(s.factors),
             "gold": s.gold, **dict(s.covariates), "vision_tokens": vt, "text_tokens": text_tokens,
             "response": resp.text if resp.ok else None, "tokens_in": resp.tokens_in, "tokens_out": resp.tokens_out,
@@ -124,7 +125,10 @@ def score_rows(rows: list[dict[str, Any]], problems: Mapping[str, Any], *, thres
         if r["prompt_type"] == "ocr":  # transcription rows carry no answer
             r["answer"], r["parse_status"], r["correct"] = None, "ok" if r["error"] is None else "error", None
         elif r["error"] is not None or r["response"] is None:
-            r["answer"], r["parse_status"], r["correct"] = None, "error", False
+            # A failed request is missing data, not a wrong answer: scoring it False would turn transport
+            # failures (e.g. timeouts on large renders) into an apparent effect of whatever factor they
+            # correlate with. Analyses leave these rows out and count them (restplus.stats.missingness).
+            r["answer"], r["parse_status"], r["correct"] = None, "error", None
         else:
             ex = extract(r["answer_type"], r["response"], problems.get(r["problem_id"]))
             r["answer"], r["parse_status"] = ex.answer, ex.status
@@ -197,6 +201,8 @@ def rescore(run_dir: str | Path, threshold: float | None = None,
     thr = check_threshold(gate.get("threshold", 0.0) if threshold is None else threshold)
     norm = as_normalization(gate.get("normalization") if normalization is None else normalization)
     table = pl.read_parquet(out / RESULTS)
+    if "run" not in table.columns:  # written before runs had names: name it as a new run would be
+        table = table.with_columns(pl.lit(manifest.get("run_name") or out.resolve().name).alias("run"))
     side = pl.read_parquet(out / ROWS)
     if table.height != side.height:
         raise CacheMismatchError(f"{str(out)!r}: {RESULTS} has {table.height} rows but {ROWS} has {side.height}; "
@@ -214,24 +220,3 @@ def rescore(run_dir: str | Path, threshold: float | None = None,
     manifest["rescored"] += 1
     atomic.write_json(out / "manifest.json", manifest)
     return new
-
-
-def concat_results(tables: Sequence[Any]) -> Any:
-    """Stack results tables (several models or runs) into one long table.
-
-    Factor columns that are ``Enum`` in several tables get the union of their categories, in the order
-    they first appear, so runs of grids with different level sets still combine (polars refuses to
-    concatenate two different enums); columns missing from a table are null there.
-    """
-    import polars as pl
-
-    frames = list(tables)
-    cats: dict[str, list[str]] = {}
-    for t in frames:
-        for c, dt in t.schema.items():
-            if isinstance(dt, pl.Enum):
-                cats.setdefault(c, [])
-                cats[c] += [x for x in dt.categories.to_list() if x not in cats[c]]
-    frames = [t.with_columns([pl.col(c).cast(pl.String).cast(pl.Enum(v)) for c, v in cats.items() if c in t.columns])
-              for t in frames]
-    return pl.concat(frames, how="diagonal_relaxed")

@@ -16,11 +16,11 @@ from .metrics import consistency
 from .paired import cochran_q, mcnemar_pairs, paired_ttest
 from .power import mcnemar_power, power_paired
 from .simulate import simulate_table
-from .summaries import accuracy_table, gate_summary
+from .summaries import accuracy_table, gate_summary, missingness
 from .tokens import TokenCurve, token_curve
 
 __all__ = [
     "AnalysisWarning", "Counterfactual", "EffectTable", "TokenCurve", "accuracy_table", "cochran_q",
     "consistency", "counterfactuals", "effects", "gate_summary", "mcnemar_pairs", "mcnemar_power",
-    "minimal_counterfactual", "paired_ttest", "power_paired", "simulate_table", "token_curve",
+    "minimal_counterfactual", "missingness", "paired_ttest", "power_paired", "simulate_table", "token_curve",
 ]

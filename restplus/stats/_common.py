@@ -4,6 +4,8 @@ Every public function of :mod:`restplus.stats` accepts the long per-sample table
 :mod:`restplus.schema` as a polars or pandas frame (or a pyarrow table). Only these columns are read:
 
 - ``problem_id`` (cluster unit), ``modality`` (``text`` | ``image`` | ``mixed``), ``correct`` (bool);
+- ``error`` when present: a row with an error is *missing* (a failed request), left out of every
+  metric and counted (``n_missing``), see :mod:`restplus.stats.missing`;
 - ``answer`` (extracted answer string, null when unparsed) for the consistency metrics;
 - ``gate_passed`` (bool, null on text rows) when present;
 - ``prompt_type`` when present: rows with ``prompt_type == "ocr"`` are dropped;
@@ -21,6 +23,8 @@ import polars as pl
 
 from restplus.errors import AnalysisError, AnalysisWarning, did_you_mean, unknown_name
 from restplus.schema import MODALITIES, level_label, match_level
+
+from .missing import MISSING, missing_expr, missingness_frame
 
 GatePolicy = Literal["exclude", "ignore", "covariate"]
 GATE_POLICIES = ("exclude", "ignore", "covariate")
@@ -99,12 +103,17 @@ def check_factors(df: pl.DataFrame, factors: Sequence[str], *, allow_modality: b
 
 
 def prepare(table: Any, factors: Sequence[str], *, what: str, need_answer: bool = False,
-            extra: Sequence[str] = ()) -> pl.DataFrame:
+            extra: Sequence[str] = (), keep_missing: bool = False, sink: list[str] | None = None) -> pl.DataFrame:
     """Validate and narrow the table to the columns an analysis reads.
 
     Drops ``prompt_type == "ocr"`` rows, casts ``problem_id`` and factor columns to strings, and
-    refuses nulls where they would silently change a result (``correct``; factor levels on
-    image/mixed rows).
+    refuses nulls where they would silently change a result (``correct`` on an answered row; factor
+    levels on image/mixed rows).
+
+    Missing rows (a failed request: ``error`` set, see :mod:`restplus.stats.missing`) are announced
+    with their count, tested for dependence on the factors (:class:`~restplus.errors.MissingnessWarning`)
+    and dropped; with ``keep_missing=True`` they stay, flagged by a boolean ``_missing`` column with
+    ``correct`` and ``answer`` null, for callers that count them per group (``n_missing``).
     """
     df = to_polars(table)
     need = ["problem_id", "modality", "correct", *(["answer"] if need_answer else [])]
@@ -112,10 +121,25 @@ def prepare(table: Any, factors: Sequence[str], *, what: str, need_answer: bool 
     factors = check_factors(df, factors)
     if "prompt_type" in df.columns:
         df = df.filter(pl.col("prompt_type").is_null() | (pl.col("prompt_type") != "ocr"))
-    keep = [*need, *factors, *[c for c in ("gate_passed", *extra) if c in df.columns and c not in need]]
-    keep = list(dict.fromkeys(keep))
+    keep = [*need, *factors, *[c for c in ("gate_passed", "run", *extra) if c in df.columns and c not in need]]
+    keep = list(dict.fromkeys([*keep, MISSING]))
     if df.height == 0:
         raise AnalysisError(f"{what}: the table has no rows (after dropping prompt_type == 'ocr' rows).")
+    df = df.with_columns(missing_expr(df.columns).alias(MISSING))
+    n_missing = int(df.get_column(MISSING).sum())
+    if n_missing:
+        warn(f"{n_missing} of {df.height} answer row(s) are missing (the request failed: error is set) and are "
+             "left out of every metric; tables count them per group in n_missing. Re-run the run folder to retry "
+             "them (failed requests are not cached).", sink)
+        orders = level_orders(table, factors)
+        missingness_frame(df, factors, by=[c for c in ("run", "model") if c in df.columns], sink=sink,
+                          sort_key=lambda f: order_key(orders.get(f)))
+        if n_missing == df.height:
+            raise AnalysisError(f"{what}: every one of the {df.height} answer rows is missing (the request failed); "
+                                "there is nothing to analyse. Check the error column for the cause.")
+        # Older tables scored failed requests correct=False: null them so no count can use them.
+        df = df.with_columns([pl.when(pl.col(MISSING)).then(None).otherwise(pl.col(c)).alias(c)
+                              for c in ("correct", "answer") if c in df.columns])
     casts = [pl.col("problem_id").cast(pl.Utf8), pl.col("modality").cast(pl.Utf8),
              pl.col("correct").cast(pl.Boolean)]
     casts += [pl.col(f).cast(pl.Utf8) for f in factors]
@@ -129,11 +153,12 @@ def prepare(table: Any, factors: Sequence[str], *, what: str, need_answer: bool 
         shown = bad_mod[0] if bad_mod else None
         hint = did_you_mean(str(shown), MODALITIES) if shown is not None else ""
         raise AnalysisError(f"modality must be one of {MODALITIES}; found {bad_mod or [None]}.{hint}")
-    n_null = df.get_column("correct").null_count()
+    n_null = df.filter(~pl.col(MISSING) & pl.col("correct").is_null()).height
     if n_null:
         raise AnalysisError(
-            f"{n_null} row(s) have correct = null. Unparsed answers and errors count as wrong in restplus; "
-            f"fill them explicitly: table.with_columns(pl.col('correct').fill_null(False))."
+            f"{n_null} row(s) have correct = null but no error. In restplus an unparsed answer counts as wrong "
+            "and a failed request is missing (error set). Mark failed requests in an 'error' column, or fill "
+            "wrong answers explicitly: table.with_columns(pl.col('correct').fill_null(False))."
         )
     if factors:
         vis = df.filter(pl.col("modality") != "text")
@@ -151,7 +176,7 @@ def prepare(table: Any, factors: Sequence[str], *, what: str, need_answer: bool 
                  f"so those levels are ignored (text rows pair with every condition of their problem).")
             df = df.with_columns([pl.when(pl.col("modality") == "text").then(None).otherwise(pl.col(f)).alias(f)
                                   for f in set_on_text])
-    return df
+    return df if keep_missing else df.filter(~pl.col(MISSING)).drop(MISSING)
 
 
 def check_gate_policy(policy: str) -> str:
@@ -239,17 +264,29 @@ def resolve_reference(levels: Mapping[str, list[str]], reference: Mapping[str, A
 
 
 def ensure_single_model(df_raw: Any, by: Sequence[str], what: str) -> None:
-    """Refuse a table that mixes models when the analysis is per model (rows would be mistaken for
-    repeated samples of one model)."""
+    """Refuse a table that mixes models, or runs, when the analysis is per model or run (rows would be
+    mistaken for repeated samples of one model, and two runs of one model silently pooled)."""
     df = df_raw
-    if "model" in df.columns and "model" not in by:
+    if "model" in df.columns and "model" not in by and "run" not in by:
         models = df.get_column("model").unique().drop_nulls().to_list()
         if len(models) > 1:
             shown = ", ".join(map(str, sorted(models)[:5]))
             raise AnalysisError(
                 f"{what}: the table mixes {len(models)} models ({shown}). Analyse one model at a time "
-                f"(table.filter(pl.col('model') == ...)) or pass by=['model'] where the function accepts it."
+                f"(table.filter(pl.col('model') == ...)) or pass by=['run'] where the function accepts it."
             )
+    if "run" in df.columns and "run" not in by:
+        keys = [b for b in by if b in df.columns]
+        per = (df.group_by(keys).agg(pl.col("run").drop_nulls().unique().alias("_runs")) if keys
+               else df.select(pl.col("run").drop_nulls().unique().implode().alias("_runs")))
+        mixed = per.filter(pl.col("_runs").list.len() > 1)
+        if mixed.height:
+            runs = sorted(map(str, mixed.get_column("_runs")[0].to_list()))
+            raise AnalysisError(
+                f"{what}: the table mixes {len(runs)} runs ({', '.join(runs[:5])}) in one analysis. Analyse one run "
+                "at a time (table.filter(pl.col('run') == ...)), pass by=['run'] where the function accepts it, or "
+                "pool them on purpose: rp.read_runs(..., pool=True) / rp.concat_results(..., pool=True) "
+                "(CLI: --pool).")
 
 
 def z_value(ci: float) -> float:

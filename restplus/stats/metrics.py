@@ -36,7 +36,7 @@ Scope = Literal["overall", "factor", "cell"]
 SCOPES = ("overall", "factor", "cell")
 GATED_CHOICES = ("both", "gated", "ungated")
 METRIC_COLUMNS = ("scope", "factor", "level", "metric", "value", "ci_low", "ci_high", "n_units",
-                  "n_problems", "gated", "note")
+                  "n_problems", "n_missing", "gated", "note")
 
 
 def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = (),
@@ -74,6 +74,8 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
       (problems resampled with replacement, the same resamples for every row of one ``by`` group);
     - ``n_units``: units in the metric's denominator (for ``cfr``: units solved in >= 1 modality);
     - ``n_problems``: problems contributing to that denominator;
+    - ``n_missing``: units of that scope and level left out because a request failed in one of the
+      compared modalities (a missing row, see :mod:`restplus.stats.missing`); not in ``n_units``;
     - ``gated``: whether only gate-passed units were used;
     - ``note``: null, or why a value or interval is missing (e.g. a single problem, kappa undefined).
     """
@@ -85,7 +87,7 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
     if gated not in GATED_CHOICES:
         raise unknown_name("gated choice", gated, GATED_CHOICES)
     by = [str(b) for b in by]
-    df = prepare(table, factors, what="consistency", need_answer=True, extra=["model", *by])
+    df = prepare(table, factors, what="consistency", need_answer=True, extra=["model", *by], keep_missing=True)
     orders = level_orders(table, factors)
     ensure_single_model(df, by, "consistency")
     factors = list(factors)
@@ -100,7 +102,8 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
         raise AnalysisError(f"consistency compares modalities, but only {mods} are present; RER, CFR and "
                             f"MMC need at least two of text/image/mixed.")
     sink: list[str] = []
-    units = build_units(df, factors, by=by, modalities=mods, sink=sink)
+    lost: list[pl.DataFrame] = []
+    units = build_units(df, factors, by=by, modalities=mods, sink=sink, missing_sink=lost)
     has_gate = units.get_column("gate_ok").null_count() < units.height
     passes = {"both": (False, True), "gated": (True,), "ungated": (False,)}[gated]
     if not has_gate and True in passes:
@@ -131,7 +134,37 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
     if not parts:
         raise AnalysisError("no unit is left to compute consistency metrics on (all failed the gate?).")
     out = pl.concat(parts, how="vertical_relaxed")
+    out = _with_missing(out, lost[0] if lost else None, by, factors, scopes)
     return out.select([*by, *METRIC_COLUMNS])
+
+
+def _with_missing(out: pl.DataFrame, lost: pl.DataFrame | None, by: list[str], factors: list[str],
+                  scopes: Sequence[str]) -> pl.DataFrame:
+    """``n_missing``: units of each (by, scope, factor, level) left out for a failed request."""
+    on = [*by, "scope", "factor", "level"]
+    if lost is None or lost.height == 0:
+        return out.with_columns(pl.lit(0, dtype=pl.Int64).alias("n_missing"))
+    parts = []
+    if "overall" in scopes:
+        parts.append(lost.group_by(by).agg(pl.len().alias("n_missing")).with_columns(
+            pl.lit("overall").alias("scope"), pl.lit(None, dtype=pl.Utf8).alias("factor"),
+            pl.lit(None, dtype=pl.Utf8).alias("level")) if by else pl.DataFrame(
+            {"n_missing": [lost.height], "scope": ["overall"], "factor": [None], "level": [None]},
+            schema={"n_missing": pl.UInt32, "scope": pl.Utf8, "factor": pl.Utf8, "level": pl.Utf8}))
+    if "factor" in scopes:
+        for f in factors:
+            parts.append(lost.group_by([*by, f]).agg(pl.len().alias("n_missing")).with_columns(
+                pl.lit("factor").alias("scope"), pl.lit(f).alias("factor"), pl.col(f).cast(pl.Utf8).alias("level")))
+    if "cell" in scopes and factors:
+        parts.append(lost.group_by([*by, *factors]).agg(pl.len().alias("n_missing")).with_columns(
+            pl.lit("cell").alias("scope"), pl.lit(":".join(factors)).alias("factor"),
+            pl.concat_str([pl.col(f).cast(pl.Utf8) for f in factors], separator=":").alias("level")))
+    if not parts:
+        return out.with_columns(pl.lit(0, dtype=pl.Int64).alias("n_missing"))
+    counts = pl.concat([p.select([*on, pl.col("n_missing").cast(pl.Int64)]) for p in parts], how="vertical_relaxed")
+    counts = counts.with_columns([pl.col(b).cast(out.schema[b]) for b in by])
+    return out.join(counts, on=on, how="left", maintain_order="left", nulls_equal=True).with_columns(
+        pl.col("n_missing").fill_null(0))
 
 
 def _key_text(by: Sequence[str], key: tuple[Any, ...]) -> str:

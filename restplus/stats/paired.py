@@ -35,7 +35,7 @@ def _units(table: Any, factors: Sequence[str], modalities: Sequence[str] | None,
     check_gate_policy(gate_policy)
     if gate_policy == "covariate":
         raise AnalysisError(f"{what}: gate_policy='covariate' only applies to effects(); use 'exclude' or 'ignore'.")
-    df = prepare(table, factors, what=what, extra=("model",))
+    df = prepare(table, factors, what=what, extra=("model",), keep_missing=True)
     ensure_single_model(df, (), what)
     mods = present_modalities(df, modalities)
     if visual_only and modalities is None:

@@ -15,6 +15,7 @@ from restplus.errors import AnalysisError
 from restplus.schema import MODALITIES
 
 from ._common import warn
+from .missing import MISSING
 
 
 def present_modalities(df: pl.DataFrame, modalities: Sequence[str] | None) -> list[str]:
@@ -47,13 +48,18 @@ def _duplicate_error(dups: pl.DataFrame, keys: list[str], modality: str, by: Seq
 
 
 def build_units(df: pl.DataFrame, factors: Sequence[str], *, by: Sequence[str] = (),
-                modalities: Sequence[str], sink: list[str] | None = None) -> pl.DataFrame:
+                modalities: Sequence[str], sink: list[str] | None = None,
+                missing_sink: list[pl.DataFrame] | None = None) -> pl.DataFrame:
     """Wide unit frame.
 
     Columns: the ``by`` columns, ``problem_id``, the factor columns (levels of the condition), then
     for every modality ``m`` in ``modalities``: ``answer_m`` (str), ``correct_m`` (bool), and
     ``gate_ok`` (bool; null when the table has no ``gate_passed`` column). Units lacking one of the
     requested modalities are dropped with an :class:`AnalysisWarning` stating how many.
+
+    When ``df`` flags missing rows (``_missing``, from ``prepare(..., keep_missing=True)``), a unit with
+    a missing row in any compared modality is left out and counted; its keys are appended to
+    ``missing_sink`` (one frame) so callers can report ``n_missing`` per scope.
     """
     has_gate = "gate_passed" in df.columns
     has_answer = "answer" in df.columns
@@ -64,11 +70,14 @@ def build_units(df: pl.DataFrame, factors: Sequence[str], *, by: Sequence[str] =
     if not visual:
         raise AnalysisError("consistency units need at least one image or mixed modality; the table "
                             f"only has {list(modalities)}.")
+    has_missing = MISSING in df.columns
     vis = df.filter(pl.col("modality").is_in(visual))
     aggs: list[pl.Expr] = []
     for m in visual:
         is_m = pl.col("modality") == m
         aggs.append(is_m.sum().alias(f"_n_{m}"))
+        if has_missing:
+            aggs.append(pl.col(MISSING).filter(is_m).any().alias(f"_miss_{m}"))
         aggs.append(pl.col("correct").filter(is_m).first().alias(f"correct_{m}"))
         if has_answer:
             aggs.append(pl.col("answer").filter(is_m).first().alias(f"answer_{m}"))
@@ -80,7 +89,8 @@ def build_units(df: pl.DataFrame, factors: Sequence[str], *, by: Sequence[str] =
         if dups.height:
             raise _duplicate_error(dups, keys, m, by)
     if "text" in modalities:
-        txt_aggs = [pl.len().alias("_n"), pl.col("correct").first().alias("correct_text")]
+        txt_aggs = [pl.len().alias("_n"), pl.col("correct").first().alias("correct_text"),
+                    *([pl.col(MISSING).any().alias("_miss_text")] if has_missing else [])]
         if has_answer:
             txt_aggs.append(pl.col("answer").first().alias("answer_text"))
         txt = df.filter(pl.col("modality") == "text").group_by(pkeys).agg(txt_aggs)
@@ -88,6 +98,18 @@ def build_units(df: pl.DataFrame, factors: Sequence[str], *, by: Sequence[str] =
         if dups.height:
             raise _duplicate_error(dups, pkeys, "text", by)
         units = units.join(txt.drop("_n"), on=pkeys, how="left")
+    if has_missing:
+        # A unit with a failed request in any modality cannot be scored (RER, CFR, MMC need every answer):
+        # it is left out and counted, apart from units that lack a modality altogether.
+        flags = [pl.col(f"_miss_{m}").fill_null(False) for m in modalities if f"_miss_{m}" in units.columns]
+        units = units.with_columns(pl.any_horizontal(flags).alias(MISSING))
+        n_miss = int(units.get_column(MISSING).sum())
+        if n_miss:
+            warn(f"{n_miss} of {units.height} unit(s) have a failed request (a missing row) in one of "
+                 f"{list(modalities)} and are left out of the consistency metrics (counted in n_missing).", sink)
+        if missing_sink is not None:
+            missing_sink.append(units.filter(pl.col(MISSING)).select(keys))
+        units = units.filter(~pl.col(MISSING))
     complete = pl.all_horizontal([pl.col(f"correct_{m}").is_not_null() for m in modalities])
     n_all = units.height
     units = units.filter(complete)

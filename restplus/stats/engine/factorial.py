@@ -148,7 +148,7 @@ def effects(table: Any, factors: Sequence[str], *, reference: Mapping[str, Any] 
                             f"{interactions!r}.")
     check_gate_policy(gate_policy)
     z_value(ci)  # validates ci up front; the critical value itself depends on the fit (small_sample)
-    df = prepare(table, factors, what="effects", extra=("model",))
+    df = prepare(table, factors, what="effects", extra=("model",), sink=sink)
     ensure_single_model(df, (), "effects")
     factors = list(factors)
     reference = dict(reference or {})
