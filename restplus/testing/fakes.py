@@ -111,10 +111,19 @@ class Flaky(ModelAdapter):
             for i in range(len(requests)):
                 self.calls += 1
                 (failing if self.calls % self.every == 0 else passing).append(i)
-        for i in failing:
-            yield i, Response(error=f"injected failure (every {self.every}th call)")
-        for j, resp in self.inner.iter_generate([requests[i] for i in passing]):
-            yield passing[j], resp
+        # Yield in request order, failures where they fall: a fake that yielded all its failures first
+        # would look like a run of consecutive failures (which the runner stops on) rather than "every n-th".
+        fail = set(failing)
+        inner = self.inner.iter_generate([requests[i] for i in passing])
+        got: dict[int, Response] = {}
+        for i in range(len(requests)):
+            if i in fail:
+                yield i, Response(error=f"injected failure (every {self.every}th call)")
+                continue
+            while i not in got:
+                j, resp = next(inner)
+                got[passing[j]] = resp
+            yield i, got.pop(i)
 
     def close(self) -> None:
         self.inner.close()
