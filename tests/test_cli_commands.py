@@ -106,3 +106,28 @@ def test_report_reference_override_changes_the_rows(tiny_run, tmp_path):
     rows = pl.read_csv(tmp_path / "a" / "effects.csv")
     dpi = rows.filter(pl.col("term") == "dpi")
     assert dpi["level"].cast(pl.Utf8).to_list() == ["200"] and dpi["reference"].cast(pl.Utf8).to_list() == ["50"]
+
+
+def test_warnings_are_one_line_each_and_shown_once(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = (
+        "import warnings\n"
+        "from restplus.cli import app\n"
+        "from restplus.cli.base import Command\n"
+        "from restplus.errors import AnalysisWarning\n"
+        "def run(args):\n"
+        "    warnings.warn('level 50 has no rows', AnalysisWarning)\n"
+        "    warnings.warn('level 50 has no rows', AnalysisWarning)  # the same, from another line\n"
+        "    warnings.warn('another one', UserWarning)\n"
+        "    return 0\n"
+        "app.COMMANDS['fake'] = Command('fake', 'h', 'e', lambda p: None, run)\n"
+        "raise SystemExit(app.main(['fake']))\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root,
+                       env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["restplus fake: warning: level 50 has no rows [AnalysisWarning]",
+                                     "restplus fake: warning: another one [UserWarning]"]

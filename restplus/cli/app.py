@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from ..errors import RestplusError
 from . import data, evaluate, gap, grammar, imports, report, search
@@ -55,6 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    shown: set[str] = set()
+
+    def one_line(message: object, category: type[Warning], filename: str, lineno: int, line: str | None = None) -> str:
+        # A user reads what happened, not the source line that warned; the same warning raised from two
+        # places (gated and ungated fits, say) is shown once.
+        text = f"restplus {args.command}: warning: {message} [{category.__name__}]\n"
+        if text in shown:
+            return ""
+        shown.add(text)
+        return text
+
+    previous, warnings.formatwarning = warnings.formatwarning, one_line  # type: ignore[assignment]
     try:
         return int(COMMANDS[args.command].run(args) or 0)
     except BrokenPipeError:
@@ -72,3 +85,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"restplus {args.command}: interrupted; work done so far is kept.", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = previous
