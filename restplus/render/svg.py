@@ -152,6 +152,11 @@ def page_svg(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[int
 def draw_page_svg(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[int, int, int],
                   font: FontInfo, plan: dict[str, FontInfo], where: str = "") -> tuple[Image.Image, dict[str, Any]]:
     """Draw ``page`` with cairosvg. Returns the RGB image and provenance extras."""
+    rtl = next((r for r in page.runs if r.direction is not None), None)
+    if rtl is not None:  # cairo's toy text API draws characters in logical order: Hebrew would read backwards
+        raise RenderError(f"{where}the cairosvg backend cannot draw right-to-left text ({rtl.text[:40]!r}): cairo's "
+                          "toy text API has no bidi reordering or shaping, so the image would read backwards. "
+                          "Use backend: pillow, which orders bidi text with RAQM/FriBidi.")
     families = {font.path: font.family, **{f.path: f.family for f in plan.values()}}
     for path, family in families.items():
         verify_family(family, path)
