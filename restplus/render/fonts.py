@@ -169,7 +169,8 @@ def check_drawable(text: str, where: str = "") -> None:
 
     check_bidi_controls(text, where)
 
-    bad = sorted(c for c in set(text) if c not in "\n\r\t\u2028\u2029" and unicodedata.category(c) in ("Cc", "Cs", "Cn", "Co"))
+    bad = sorted(c for c in set(text)
+                 if c not in "\n\r\t\u2028\u2029" and unicodedata.category(c) in ("Cc", "Cs", "Cn", "Co"))
     if bad:
         raise RenderError(f"{where}text contains characters that cannot be drawn: {describe_chars(bad[:10])}"
                           f"{' ...' if len(bad) > 10 else ''}. Remove or replace them before rendering.")
