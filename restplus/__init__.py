@@ -19,7 +19,8 @@ _LAZY: dict[str, str] = {
     # errors
     **{n: "restplus.errors" for n in (
         "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
-        "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
+        "FontError", "GlyphError", "TextOverflowError", "BidiControlError", "ImageTooLargeError", "ModelError",
+        "BudgetExceeded", "CacheMismatchError",
         "AnalysisError", "ExtractionError", "GenerateError", "VariantIndexError", "VariantKeyTypeError",
         "RestplusWarning", "AnalysisWarning", "PixelBudgetWarning", "FewModelsWarning")},
     # grammar
