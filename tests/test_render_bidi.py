@@ -151,10 +151,7 @@ def test_wrapped_line_keeps_the_paragraphs_direction(name):
     got = word_crops(render_image(text, PARAMS, 0, layout=lay), lay, list(page.lines))[1]
     # Oracle: RAQM's own ordering of that line as an RTL paragraph (an RLM sets the direction).
     want = word_crops(render_image("\u200f" + line, PARAMS, 0), get_layout("plain"), [line])[0]
-    if name == "plain":
-        assert_same_order(got, want, line)
-    else:  # justified spreads the words: compare the crops, not their positions
-        assert_same_order(got, want, line)
+    assert_same_order(got, want, line)  # crops, not positions: justified spreads the words
 
 
 def test_ltr_text_takes_the_unchanged_path():
