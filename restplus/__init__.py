@@ -19,9 +19,10 @@ _LAZY: dict[str, str] = {
     # errors
     **{n: "restplus.errors" for n in (
         "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
-        "FontError", "GlyphError", "TextOverflowError", "ModelError", "BudgetExceeded", "CacheMismatchError",
+        "FontError", "GlyphError", "TextOverflowError", "BidiControlError", "ImageTooLargeError", "ModelError",
+        "BudgetExceeded", "CacheMismatchError",
         "AnalysisError", "DuplicateRunError", "ExtractionError", "GenerateError", "VariantIndexError",
-        "VariantKeyTypeError", "FolderLockedError", "RunAbortedError", "FileAccessError", "PixelBudgetError",
+        "VariantKeyTypeError", "FolderLockedError", "RunAbortedError", "FileAccessError",
         "ResultsImportError", "RestplusWarning", "AnalysisWarning", "MissingnessWarning", "PixelBudgetWarning",
         "FewModelsWarning", "RepairWarning")},
     # grammar

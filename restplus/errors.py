@@ -50,8 +50,13 @@ class TextOverflowError(RenderError):
     """Text does not fit the declared page (word wider than a line, page taller than max)."""
 
 
-class PixelBudgetError(RenderError):
-    """A render would exceed the per-image pixel budget (``RESTPLUS_MAX_PIXELS``); checked before allocating."""
+class BidiControlError(RenderError):
+    """The text holds an explicit bidi embedding/override/isolate control (RLO, LRI, ...): the image
+    would read differently from the reference text. Strip the controls."""
+
+
+class ImageTooLargeError(RenderError):
+    """An image would exceed the pixel limit (``restplus.render.MAX_PIXELS``); refused before allocation."""
 
 
 class ModelError(RestplusError, RuntimeError):

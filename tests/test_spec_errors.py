@@ -164,19 +164,6 @@ def test_a_missing_include_names_the_include_and_where_it_was_looked_for(tmp_pat
     assert "perturbations/_defaults.yaml" in msg
 
 
-@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
-def test_an_include_that_is_not_a_regular_file_is_refused(tmp_path, target):
-    import os
-
-    if target == "fifo":
-        target = str(tmp_path / "fifo")
-        os.mkfifo(target)
-    p = tmp_path / "s.yaml"
-    p.write_text(f"restplus_spec: 1\ninclude: {target}\nfactors:\n  dpi: {{levels: [50]}}\n")
-    with pytest.raises(rp.SpecError, match="is not a regular file"):
-        rp.load_grid(p)
-
-
 def test_the_files_a_spec_was_read_from_are_recorded_with_their_sha256(tmp_path):
     import hashlib
     import json

@@ -20,6 +20,7 @@ from ..schema import level_label
 from .layouts import get_layout
 
 MODALITIES = ("text", "image", "mixed")
+MAX_LEVELS = 10_000  # levels are validated one by one and labelled in every table; more is a data mistake
 Scalar = str | int | float
 
 
@@ -168,6 +169,7 @@ class Factor:
 
     def __post_init__(self) -> None:
         k = get_kind(self.kind)
+        _check_level_count(self.name, self.levels)
         if not self.levels:
             raise SpecError(f"factor {self.name!r} has no levels. An empty factor would make the whole grid "
                             "empty; remove the factor or give at least one level.")
@@ -210,7 +212,11 @@ class Factor:
         return f"rp.factor({self.kind!r}, {list(self.levels)!r}, reference={self.reference!r}{extra})"
 
 
-MAX_LEVELS = 10_000  # levels per factor; a grid's cell count has its own bound (grid.MAX_CELLS)
+def _check_level_count(name: str, levels: Sequence[Any]) -> None:
+    if len(levels) > MAX_LEVELS:
+        raise SpecError(f"factor {name!r} has {len(levels):,} levels, above the limit of {MAX_LEVELS:,} "
+                        "(restplus.grammar.factors.MAX_LEVELS). A factor varies one setting over a few values; "
+                        "pick a handful of levels (e.g. a range's endpoints and midpoints), or sample them.")
 
 
 def factor(kind: str, levels: Sequence[Scalar], *, reference: Scalar | None = None, name: str | None = None,
@@ -218,11 +224,8 @@ def factor(kind: str, levels: Sequence[Scalar], *, reference: Scalar | None = No
     """Build a factor of a registered kind. ``reference`` defaults to the first level."""
     k = get_kind(kind)
     if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
-        raise SpecError(f"factor {name or kind!r}: levels must be a list, got {levels!r:.80}.")
-    if len(levels) > MAX_LEVELS:  # before any per-level work: millions of levels would take minutes
-        raise SpecError(f"factor {name or kind!r} has {len(levels)} levels, above the limit of {MAX_LEVELS} "
-                        f"(restplus.grammar.factors.MAX_LEVELS). A factor is a handful of conditions; to sweep a "
-                        "continuous range, use a search space (restplus search) or sample the levels.")
+        raise SpecError(f"factor {name or kind!r}: levels must be a list, got {levels!r}.")
+    _check_level_count(name or kind, levels)  # before any level is copied or validated
     levels = tuple(levels)
     ref = levels[0] if reference is None and levels else reference
     return Factor(name=name or kind, kind=kind, levels=levels, reference=ref,

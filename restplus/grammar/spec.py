@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -71,17 +72,29 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _read(path: Path, reads: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def _too_big(path: Path, size: str) -> SpecError:
+    return SpecError(f"spec file {str(path)!r} is {size} bytes, above the limit of {MAX_SPEC_BYTES:,} "
+                     "(restplus.grammar.spec.MAX_SPEC_BYTES); a spec holds settings, not data (problems go in a "
+                     "problem file).")
+
+
+def _read(path: Path, included_by: Path | None = None, reads: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     try:
         if path.is_dir():
             raise SpecError(f"spec file {str(path)!r} is a directory; name a .yaml or .json file in it.")
-        if path.exists() and not path.is_file():  # /dev/zero, a FIFO: reading would never end or block
-            raise SpecError(f"spec file {str(path)!r} is not a regular file (a device, pipe or socket); "
-                            "name a .yaml or .json file.")
-        if path.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(f"spec file {str(path)!r} is {path.stat().st_size} bytes, above the limit of "
-                            f"{MAX_SPEC_BYTES}; a spec holds settings, not data (problems go in a problem file).")
-        raw = path.read_bytes()
+        st = path.stat()
+        if included_by is not None and not stat.S_ISREG(st.st_mode):
+            # /dev/zero would be read forever, a FIFO blocks: an include names a spec file on disk.
+            raise SpecError(f"{included_by.name}: include {str(path)!r} is not a regular file (a device, FIFO or "
+                            "socket); include only .yaml/.json spec files.")
+        if st.st_size > MAX_SPEC_BYTES:
+            raise _too_big(path, f"{st.st_size:,}")
+        # Read at most one byte past the limit: a file that grows, or a pipe given as the main spec,
+        # cannot make the loader read without bound.
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise _too_big(path, f"more than {MAX_SPEC_BYTES:,}")
         if reads is not None:
             reads.append((str(path), hashlib.sha256(raw).hexdigest()))
         text = raw.decode("utf-8")
@@ -124,13 +137,14 @@ def load_spec_dict(path: str | Path, _stack: tuple[Path, ...] = (),
                    reads: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     """Read a spec file, resolve ``include:`` recursively (cycles are errors), check keys/version.
 
+    Every file, included ones too, is bounded by MAX_SPEC_BYTES; an include must be a regular file.
     ``reads``, when given, collects (resolved path, sha256) of every file read, the spec first.
     """
     path = Path(path).resolve()
     if path in _stack:
         chain = " -> ".join(p.name for p in (*_stack, path))
         raise SpecError(f"include cycle: {chain}. Remove one of the includes.")
-    data = _read(path, reads)
+    data = _read(path, _stack[-1] if _stack else None, reads)
     check_keys(path.name, data, TOP_KEYS)
     version = data.get("restplus_spec")
     if isinstance(version, bool):  # YAML `true` is not version 1

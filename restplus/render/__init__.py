@@ -15,25 +15,27 @@ from ..grammar.grid import Grid
 from ..grammar.params import BASE, RenderParams
 from .degrade import Degradation, apply_degradations, degradation_names, register_degradation
 from .fonts import FontInfo, FontManifest, default_manifest, missing_glyphs, resolve_font
-from .functional import contrast_ratio
+from .functional import MAX_PIXELS, contrast_ratio
 from .image import RenderedImage
 from .renderer import compose_blocks, layout_only, render_image
 
 __all__ = ["render_text", "render_image", "layout_only", "resolve_font", "missing_glyphs", "compose_blocks",
            "FontInfo", "FontManifest", "default_manifest", "contrast_ratio", "RenderedImage",
-           "Degradation", "register_degradation", "degradation_names", "apply_degradations", "grid_fonts"]
+           "Degradation", "register_degradation", "degradation_names", "apply_degradations", "grid_fonts",
+           "MAX_PIXELS"]
 
-def render_text(text: str, params: RenderParams | Mapping[str, Any] | None = None, seed: int = 0,
-                **overrides: Any) -> RenderedImage:
+def render_text(text: str, params: RenderParams | Mapping[str, Any] | None = None, seed: int = 0, *,
+                max_pixels: int | None = None, **overrides: Any) -> RenderedImage:
     """Render an ad-hoc string (for ``restplus show`` and notebooks).
 
     ``params`` are render params as from ``grid.render_params(cell)`` (a RenderParams or a mapping);
     missing keys take the paper's defaults, :data:`restplus.grammar.params.BASE` (DejaVu Sans 12 pt,
     200 DPI, black on white, plain layout). Keyword overrides win, e.g.
     ``render_text("x + 1 = 3", dpi=50, font="Kalam")``; ``fg``/``bg`` may be CSS names or hex codes.
+    ``max_pixels`` raises (or lowers) the per-image pixel limit, :data:`MAX_PIXELS` by default.
     """
     p = RenderParams.coerce(params or BASE).replace(**overrides)
-    return render_image(text, p, seed, roles=("question",))
+    return render_image(text, p, seed, roles=("question",), max_pixels=max_pixels)
 
 
 def grid_fonts(grid: Grid, manifest: FontManifest | None = None) -> dict[str, str]:

@@ -163,7 +163,7 @@ def missing_glyphs(font: FontInfo, text: str) -> list[str]:
     cmap = _cmap(font.path)
     out: dict[str, None] = {}
     for ch in set(text):
-        if ch in "\n\r\t" or ord(ch) in cmap or not _needs_glyph(ch):
+        if ch in "\n\r\t\u2028\u2029" or ord(ch) in cmap or not _needs_glyph(ch):
             continue
         out[ch] = None
     return sorted(out)
@@ -176,11 +176,16 @@ def describe_chars(chars: list[str]) -> str:
 def check_drawable(text: str, where: str = "") -> None:
     """Reject characters no font can draw faithfully: controls, surrogates, unassigned, private use.
 
-    Tabs and carriage returns are allowed: layout turns them into spaces and newlines.
+    Tabs, carriage returns and U+2028/U+2029 are allowed: layout turns them into spaces and
+    newlines. Explicit bidi controls (RLO, LRI, ...) raise BidiControlError.
     """
     from ..errors import RenderError
+    from .bidi import check_bidi_controls
 
-    bad = sorted(c for c in set(text) if c not in "\n\r\t" and unicodedata.category(c) in ("Cc", "Cs", "Cn", "Co"))
+    check_bidi_controls(text, where)
+
+    bad = sorted(c for c in set(text)
+                 if c not in "\n\r\t\u2028\u2029" and unicodedata.category(c) in ("Cc", "Cs", "Cn", "Co"))
     if bad:
         raise RenderError(f"{where}text contains characters that cannot be drawn: {describe_chars(bad[:10])}"
                           f"{' ...' if len(bad) > 10 else ''}. Remove or replace them before rendering.")
@@ -233,9 +238,9 @@ def pil_font(path: str, px: float):  # -> ImageFont.FreeTypeFont
 
 
 @lru_cache(maxsize=65536)
-def advance_em(path: str, text: str) -> float:
-    """Advance width of ``text`` in em (shaped with RAQM at the reference size)."""
-    return pil_font(path, REF_PX).getlength(text) / REF_PX
+def advance_em(path: str, text: str, direction: str | None = None) -> float:
+    """Advance width of ``text`` in em (shaped with RAQM at the reference size, in ``direction``)."""
+    return pil_font(path, REF_PX).getlength(text, direction=direction) / REF_PX
 
 
 @dataclass(frozen=True, slots=True)

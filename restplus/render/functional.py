@@ -8,59 +8,34 @@ the same line breaks and the same page geometry at three resolutions. Nothing he
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
-from ..errors import PixelBudgetError, TextOverflowError
+from ..errors import ImageTooLargeError, TextOverflowError
 from ..grammar.layouts import Layout
+from .bidi import paragraph_rtl, visual_order
 from .fonts import FontInfo, advance_em, pil_font, vmetrics
 
 _TOKEN = re.compile(r"( *)([^ ]+)")
 
-# Every value in range can still ask for a huge canvas (a 40 in page at 1200 DPI, or a long text
-# with max_height_in: null is ~1 gigapixel, ~3.6 GB of RGB). The bound is checked before the canvas
-# is allocated. Raise it with the environment variable (read per render, so spawned workers see it).
-MAX_PIXELS = 50_000_000
-MAX_PIXELS_ENV = "RESTPLUS_MAX_PIXELS"
-
-
-def pixel_budget() -> int:
-    """The per-image pixel bound: ``$RESTPLUS_MAX_PIXELS`` if set, else :data:`MAX_PIXELS`."""
-    raw = os.environ.get(MAX_PIXELS_ENV)
-    if raw is None:
-        return MAX_PIXELS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise PixelBudgetError(f"{MAX_PIXELS_ENV}={raw!r} must be a positive whole number of pixels, e.g. "
-                               f"{MAX_PIXELS * 2}.")
-    return value
-
-
-def check_pixels(w: int, h: int, dpi: int, where: str = "") -> None:
-    """Refuse a canvas above the pixel budget, naming its size and how to get under it."""
-    budget = pixel_budget()
-    if w * h > budget:
-        raise PixelBudgetError(
-            f"{where}the page would be {w}x{h} px = {w * h / 1e6:.1f} MP at {dpi} DPI, above the budget of "
-            f"{budget / 1e6:g} MP per image. Lower the dpi, narrow the page (page_width_in), cap its height "
-            f"(max_height_in), or raise the budget with {MAX_PIXELS_ENV}=<pixels>.")
 
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """A piece of text drawn with one font at a position in points (left edge, baseline)."""
+    """A piece of text drawn with one font at a position in points (left edge, baseline).
+
+    ``direction`` is None for text without right-to-left characters (RAQM's default, so such
+    renders are unchanged); otherwise 'ltr' or 'rtl', the paragraph direction RAQM orders with.
+    """
 
     x_pt: float
     baseline_pt: float
     text: str
     font_path: str
+    direction: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +60,18 @@ class _Line:
     tokens: tuple[tuple[str, str], ...]  # (gap before, word); the first gap is indentation or ""
     width_em: float
     last: bool  # last line of a hard line: never justified
+    rtl: bool | None = None  # the hard line's base direction; None when it has no RTL characters
+
+
+# U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR are line breaks (they have no glyph; left
+# in, they would silently join the words around them).
+_BREAKS = str.maketrans({"\r": "\n", "\u2028": "\n", "\u2029": "\n", "\t": " "})
 
 
 def normalize_text(text: str) -> str:
-    """Newlines to \\n, tabs to one space, trailing spaces and outer blank lines removed."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    """Newlines (CR, CRLF, U+2028, U+2029) to \\n, tabs to one space, trailing spaces and outer
+    blank lines removed."""
+    text = text.replace("\r\n", "\n").translate(_BREAKS)
     return "\n".join(line.rstrip(" ") for line in text.split("\n")).strip("\n")
 
 
@@ -125,6 +107,7 @@ def wrap(text: str, max_em: float, primary: FontInfo, plan: dict[str, FontInfo],
         if not tokens:
             out.append(None)
             continue
+        rtl = paragraph_rtl(hard)  # each hard line is a bidi paragraph; its wrapped lines share the direction
         cur: list[tuple[str, str]] = []
         width = 0.0
         for gap, word in tokens:
@@ -134,7 +117,7 @@ def wrap(text: str, max_em: float, primary: FontInfo, plan: dict[str, FontInfo],
                 width += len(gap) * space + w
                 continue
             if cur:
-                out.append(_Line(tuple(cur), width, False))
+                out.append(_Line(tuple(cur), width, False, rtl))
                 gap = ""  # a wrapped line starts flush; only hard lines keep their indentation
             width = len(gap) * space + w
             if width > max_em:
@@ -144,7 +127,7 @@ def wrap(text: str, max_em: float, primary: FontInfo, plan: dict[str, FontInfo],
                     "words are never broken or clipped). Use a wider layout, a smaller font_size, "
                     "or shorten the word.")
             cur = [(gap, word)]
-        out.append(_Line(tuple(cur), width, True))
+        out.append(_Line(tuple(cur), width, True, rtl))
     return out
 
 
@@ -219,6 +202,8 @@ def _line_runs(line: _Line, x0: float, base: float, col_w: float, size: float, s
         x0 += (col_w - width_pt) / 2
     elif align == "justify" and not line.last and len(words) > 1:
         extra = (col_w - width_pt) / (len(words) - 1)
+    if line.rtl is not None:
+        return _bidi_runs(line, x0, base, col_w, size, space_pt, extra != 0.0, primary, plan)
     has_fallback = bool(plan) and any(ch in plan for _, w in words for ch in w)
     if extra == 0.0 and not has_fallback:
         # One run per line: shaping (kerning, ligatures) across the whole line, and the fastest path.
@@ -233,12 +218,111 @@ def _line_runs(line: _Line, x0: float, base: float, col_w: float, size: float, s
     return runs
 
 
+def _bidi_runs(line: _Line, x0: float, base: float, col_w: float, size: float, space_pt: float, justify: bool,
+               primary: FontInfo, plan: dict[str, FontInfo]) -> list[Run]:
+    """Runs of a line with right-to-left text, left to right in visual order.
+
+    Without justification or fallback fonts the line is one run and RAQM orders it, given the
+    paragraph's direction (a wrapped line keeps it even when it starts with a Latin word). Otherwise
+    the line is cut into pieces of one embedding level, one font and no spaces, placed in FriBidi's
+    visual order; each inter-word gap is widened by the same amount, so the right edge is flush.
+    """
+    direction = "rtl" if line.rtl else "ltr"
+    text = "".join(g + w for g, w in line.tokens)
+    fonts = [primary.path] * len(text)
+    gap_of = [-1] * len(text)  # which gap a space belongs to (0 = indentation, never widened)
+    i = 0
+    for k, (gap, word) in enumerate(line.tokens):
+        for j in range(i, i + len(gap)):
+            gap_of[j] = k
+        i += len(gap)
+        for j, ch in enumerate(word, i):
+            if ch in plan:
+                fonts[j] = plan[ch].path
+        i += len(word)
+    if not justify and all(f == primary.path for f in fonts):
+        return [Run(x0, base, text, primary.path, direction)]
+    levels, v2l = visual_order(text, bool(line.rtl))
+    # Group visually adjacent characters that are logically adjacent in their level's direction.
+    pieces: list[list[int]] = []
+    for li in v2l:
+        if pieces:
+            prev = pieces[-1][-1]
+            step = -1 if levels[prev] % 2 else 1
+            if (li == prev + step and levels[li] == levels[prev] and fonts[li] == fonts[prev]
+                    and gap_of[li] == gap_of[prev]):
+                pieces[-1].append(li)
+                continue
+        pieces.append([li])
+    widths: list[float] = []
+    for p in pieces:
+        lo, hi = min(p), max(p) + 1
+        if gap_of[lo] >= 0:
+            widths.append((hi - lo) * space_pt)
+        else:
+            widths.append(advance_em(fonts[lo], text[lo:hi], "rtl" if levels[lo] % 2 else "ltr") * size)
+    n_gaps = len(line.tokens) - 1
+    extra = (col_w - sum(widths)) / n_gaps if justify and n_gaps > 0 else 0.0
+    runs: list[Run] = []
+    x = x0
+    for p, w in zip(pieces, widths):
+        lo, hi = min(p), max(p) + 1
+        if gap_of[lo] >= 0:
+            x += w + (extra if gap_of[lo] > 0 else 0.0)
+            continue
+        runs.append(Run(x, base, text[lo:hi], fonts[lo], "rtl" if levels[lo] % 2 else "ltr"))
+        x += w
+    return runs
+
+
+MAX_PIXELS = 50_000_000
+"""Default pixel limit of one image (50 megapixels, about 150 MB as RGB): a page at the top of
+every range (40 in wide, 1200 DPI) or an unbounded page with long text is refused before the canvas
+is allocated. Raise it per call with ``max_pixels=`` (render_image, render_text) or for a whole
+process, spawned render workers included, with the environment variable RESTPLUS_MAX_PIXELS."""
+
+
+def pixel_limit(max_pixels: int | None = None) -> int:
+    """The pixel limit in force: ``max_pixels`` if given, else $RESTPLUS_MAX_PIXELS, else MAX_PIXELS."""
+    if max_pixels is not None:
+        value, source = max_pixels, "max_pixels"
+    else:
+        import os
+
+        raw = os.environ.get("RESTPLUS_MAX_PIXELS")
+        if raw is None:
+            return MAX_PIXELS
+        source = "RESTPLUS_MAX_PIXELS"
+        try:
+            value = int(raw.replace("_", ""))
+        except ValueError:
+            raise ImageTooLargeError(f"RESTPLUS_MAX_PIXELS={raw!r} is not a whole number of pixels; write e.g. "
+                                     "RESTPLUS_MAX_PIXELS=200000000.") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ImageTooLargeError(f"{source}={value!r} must be a positive whole number of pixels, e.g. 200000000.")
+    return value
+
+
+def check_pixels(w: int, h: int, limit: int, what: str, where: str = "") -> None:
+    """Refuse a ``w`` x ``h`` image above ``limit`` pixels, before anything is allocated."""
+    if w * h > limit:
+        raise ImageTooLargeError(
+            f"{where}{what} would be {w} x {h} px = {w * h / 1e6:.1f} megapixels, above the limit of "
+            f"{limit / 1e6:g} megapixels ({limit:,} px). Lower the DPI, page_width_in or max_height_in (or "
+            "shorten the text), or raise the limit: max_pixels= on render_image/render_text, or the "
+            "environment variable RESTPLUS_MAX_PIXELS for every render of a process (render workers inherit it).")
+
+
+def canvas_size(page: PageLayout, dpi: int) -> tuple[int, int]:
+    scale = dpi / 72.0
+    return round(page.width_pt * scale), round(page.height_pt * scale)
+
+
 def draw_page(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[int, int, int],
               where: str = "") -> Image.Image:
     """Draw a laid-out page at ``dpi``; glyph ink outside the canvas raises (never clipped)."""
     scale = dpi / 72.0
-    w, h = round(page.width_pt * scale), round(page.height_pt * scale)
-    check_pixels(w, h, dpi, where)
+    w, h = canvas_size(page, dpi)
     im = Image.new("RGB", (w, h), tuple(bg))
     d = ImageDraw.Draw(im)
     # The same two low-level calls ImageDraw.text makes (getmask2 + draw_bitmap), done here so the
@@ -247,7 +331,7 @@ def draw_page(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[in
     px = page.size_pt * scale
     for r in page.runs:
         font = pil_font(r.font_path, px)
-        mask, (ox, oy) = font.getmask2(r.text, "L", anchor="ls")
+        mask, (ox, oy) = font.getmask2(r.text, "L", anchor="ls", direction=r.direction)
         x, y = round(r.x_pt * scale) + ox, round(r.baseline_pt * scale) + oy
         mw, mh = mask.size
         if mw and mh and (x < 0 or y < 0 or x + mw > w or y + mh > h):

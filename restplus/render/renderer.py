@@ -8,6 +8,7 @@ are cached per process, so rendering many variants costs little more than drawin
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from ..grammar.params import RenderParams
 from ..hashing import sha256_bytes
 from .degrade import apply_degradations
 from .fonts import FontManifest, check_drawable, glyph_plan, resolve_font, vmetrics
-from .functional import PageLayout, contrast_ratio, draw_page, layout_page
+from .functional import PageLayout, canvas_size, check_pixels, contrast_ratio, draw_page, layout_page, pixel_limit
 from .image import RenderedImage
 from .provenance import PNG_COMPRESS_LEVEL, provenance_record
 
@@ -65,13 +66,16 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 def render_image(text: str, params: RenderParams | Mapping[str, Any], seed: int, *, layout: Layout | None = None,
                  layouts: dict[str, Layout] | None = None, roles: tuple[str, ...] = (),
                  manifest: FontManifest | None = None, problem_id: str | None = None, cell: Any = None,
-                 context: str | None = None, variant_seed: int | None = None) -> RenderedImage:
+                 context: str | None = None, variant_seed: int | None = None,
+                 max_pixels: int | None = None) -> RenderedImage:
     """Render ``text`` with resolved render ``params`` (as from ``grid.render_params(cell)``).
 
     ``params`` is a RenderParams or a mapping of its keys (missing keys take the defaults).
     ``layout`` overrides the preset named by ``params.layout`` (looked up in ``layouts`` and the
     registered presets). ``seed`` drives the random degradation steps; ``variant_seed`` is only
     recorded. Errors are RenderError subclasses whose message starts with the problem id and cell.
+    ``max_pixels`` bounds the canvas and the rotated image (default :func:`functional.pixel_limit`:
+    $RESTPLUS_MAX_PIXELS or 50 megapixels); a larger image raises ImageTooLargeError before allocation.
     """
     where = where_prefix(problem_id, cell, context)
     params = RenderParams.coerce(params)
@@ -89,6 +93,7 @@ def render_image(text: str, params: RenderParams | Mapping[str, Any], seed: int,
     check_drawable(text, where)
     plan = glyph_plan(text, font, fallbacks, where)
     page = layout_page(text, font, size_pt, lay, plan, where)
+    _check_budget(page, params, dpi, pixel_limit(max_pixels), where)
     if backend == "pillow":
         im = draw_page(page, dpi, fg, bg, where)
         extra: dict[str, Any] = {}
@@ -120,6 +125,20 @@ def render_image(text: str, params: RenderParams | Mapping[str, Any], seed: int,
                          width=im.size[0], height=im.size[1], dpi=dpi, rendered_text=page.text,
                          roles=tuple(roles), covariates=tuple(sorted(covariates.items())),
                          provenance=tuple(sorted(prov.items())))
+
+
+def _check_budget(page: PageLayout, params: RenderParams, dpi: int, limit: int, where: str) -> None:
+    """Refuse before drawing: the canvas, and the canvas a rotation would expand it to."""
+    w, h = canvas_size(page, dpi)
+    check_pixels(w, h, limit, f"the page ({page.width_pt / 72:.2f} x {page.height_pt / 72:.2f} in at {dpi} DPI)",
+                 where)
+    deg = params.rotation_deg
+    if deg:
+        # Pillow's rotate(expand=True) canvas is the rotated bounding box (rounded up); +2 covers rounding.
+        t = math.radians(float(deg))
+        c, s = abs(math.cos(t)), abs(math.sin(t))
+        check_pixels(math.ceil(w * c + h * s) + 2, math.ceil(w * s + h * c) + 2, limit,
+                     f"the page rotated by {deg:g} degrees", where)
 
 
 def layout_only(text: str, params: RenderParams | Mapping[str, Any], *, layout: Layout | None = None,

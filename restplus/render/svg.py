@@ -26,7 +26,7 @@ from PIL import Image
 from .. import atomic
 from ..errors import FontError, RenderError, TextOverflowError
 from .fonts import FONTS_DIR, FontInfo
-from .functional import PageLayout, check_pixels
+from .functional import PageLayout
 
 _FC_CONF = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "fonts.dtd">
@@ -138,7 +138,6 @@ def page_svg(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[int
     """SVG text of the page: user units are points, the canvas is the same pixel size as Pillow's."""
     scale = dpi / 72.0
     w, h = round(page.width_pt * scale), round(page.height_pt * scale)
-    check_pixels(w, h, dpi)
     vw, vh = w / scale, h / scale  # exact dpi/72 scale on both axes despite pixel rounding
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {vw!r} {vh!r}">',
            f'<rect x="0" y="0" width="{vw!r}" height="{vh!r}" fill="{_rgb(bg)}"/>']
@@ -153,6 +152,11 @@ def page_svg(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[int
 def draw_page_svg(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[int, int, int],
                   font: FontInfo, plan: dict[str, FontInfo], where: str = "") -> tuple[Image.Image, dict[str, Any]]:
     """Draw ``page`` with cairosvg. Returns the RGB image and provenance extras."""
+    rtl = next((r for r in page.runs if r.direction is not None), None)
+    if rtl is not None:  # cairo's toy text API draws characters in logical order: Hebrew would read backwards
+        raise RenderError(f"{where}the cairosvg backend cannot draw right-to-left text ({rtl.text[:40]!r}): cairo's "
+                          "toy text API has no bidi reordering or shaping, so the image would read backwards. "
+                          "Use backend: pillow, which orders bidi text with RAQM/FriBidi.")
     families = {font.path: font.family, **{f.path: f.family for f in plan.values()}}
     for path, family in families.items():
         verify_family(family, path)
