@@ -31,7 +31,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
 def run_search(args: argparse.Namespace) -> int:
     from ..search.run import search
     from ..search.space import load_space
-    from .evaluate import load_model, parse_problems
+    from .evaluate import load_model, model_options, parse_problems
 
     space = load_space(args.space)  # a bad spec fails before a model is loaded
     if args.n is not None and args.n < 1:
@@ -39,7 +39,7 @@ def run_search(args: argparse.Namespace) -> int:
     probs = parse_problems(args.problems, args.n, args.seed, args.limit)
     axes = [a.strip() for a in args.axes.split(",") if a.strip()] if args.axes else None
     model = load_model(args.model, base_url=args.base_url, api_key_env=args.api_key_env, workers=args.workers,
-                       batch_size=args.batch_size)
+                       batch_size=args.batch_size, options=model_options(args))
     try:
         res = search(probs, space, model, out=args.out, property=args.property, budget=args.budget, seed=args.seed,
                      max_examples=args.max_examples, thresholds=not args.no_thresholds, minimal=not args.no_minimal,
