@@ -297,3 +297,13 @@ def test_a_folder_that_needs_remote_code_says_how_to_allow_it(tmp_path, monkeypa
     (path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match=r"trust_remote_code=True \(CLI --trust-remote-code\)"):
         load("hf", path=str(path))
+
+
+def test_cli_hf_options_reach_the_adapter(tiny_qwen2vl):
+    from restplus.cli.evaluate import load_model
+
+    opts = {"dtype": "auto", "device": "cpu", "min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 64}
+    with load_model(f"hf:{tiny_qwen2vl}", options=opts) as m:
+        fp = m.fingerprint()
+    assert fp["pixel_budget"] == {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 64}
+    assert fp["dtype"] == "float32" and fp["trust_remote_code"] is False
