@@ -218,3 +218,92 @@ def test_tiny_builders_are_deterministic_and_leave_the_rng_alone(tmp_path):
     assert torch.equal(state, torch.random.get_rng_state())
     assert folder_digest(a)["files_sha256"] == folder_digest(b)["files_sha256"]
     assert folder_digest(build_tiny_llava(tmp_path / "c", seed=6))["files_sha256"] != folder_digest(a)["files_sha256"]
+
+
+# -- decoding and loading options (issue 22) ---------------------------------------------------------
+def _copy_with_generation_config(src, dst, **overrides):
+    import shutil
+
+    shutil.copytree(src, dst)
+    gc = json.loads((dst / "generation_config.json").read_text())
+    (dst / "generation_config.json").write_text(json.dumps({**gc, **overrides}))
+    return dst
+
+
+def test_repetition_penalty_is_explicit_not_the_checkpoints(tiny_qwen2vl, tmp_path):
+    # A checkpoint shipping a (deliberately huge) repetition_penalty must not change greedy answers:
+    # the adapter passes 1.0 unless told otherwise, and records the value it passes.
+    shipped = _copy_with_generation_config(tiny_qwen2vl, tmp_path / "qwen2vl", repetition_penalty=50.0)
+    reqs = [Request(parts=(TextPart(t),), decoding=Decoding(max_tokens=12)) for t in ("What is 2 + 3?", "x y z")]
+    with load("hf", path=str(tiny_qwen2vl)) as m:
+        plain, fp = [r.text for r in m.generate(reqs)], m.fingerprint()
+    with load("hf", path=str(shipped)) as m:
+        ignored = [r.text for r in m.generate(reqs)]
+    with load("hf", path=str(tiny_qwen2vl), repetition_penalty=50.0) as m:
+        penalised, fp50 = [r.text for r in m.generate(reqs)], m.fingerprint()
+    assert ignored == plain
+    assert penalised != plain  # the parameter does act on this model, so the equality above means something
+    assert fp["repetition_penalty"] == 1.0 and fp50["repetition_penalty"] == 50.0
+    with pytest.raises(ModelError, match="repetition_penalty"):
+        load("hf", path=str(tiny_qwen2vl), repetition_penalty=0)
+
+
+def test_dtype_auto_loads_the_checkpoint_dtype_and_records_it(tiny_llava):
+    saved = json.loads((tiny_llava / "config.json").read_text()).get("dtype", "float32")
+    with load("hf", path=str(tiny_llava), dtype="auto") as m:
+        assert str(m.model.dtype) == f"torch.{saved}"
+        assert m.fingerprint()["dtype"] == saved
+
+
+def _custom_code_folder(tmp_path):
+    from restplus.testing.tiny import build_tiny_llava
+
+    path = build_tiny_llava(tmp_path / "custom")
+    (path / "modeling_custom.py").write_text(
+        "from transformers import LlavaForConditionalGeneration\n\n\n"
+        "class CustomLlava(LlavaForConditionalGeneration):\n    pass\n")
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModelForImageTextToText": "modeling_custom.CustomLlava"}
+    (path / "config.json").write_text(json.dumps(cfg))
+    return path
+
+
+def test_trust_remote_code_is_explicit_warned_and_reaches_from_pretrained(tmp_path, monkeypatch):
+    import transformers.dynamic_module_utils as dmu
+
+    from restplus.errors import RestplusWarning
+
+    monkeypatch.setattr(dmu, "HF_MODULES_CACHE", str(tmp_path / "modules"))  # not the user's ~/.cache
+    path = _custom_code_folder(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RestplusWarning)  # off by default: no warning, no custom code run
+        with load("hf", path=str(path)) as m:
+            assert type(m.model).__name__ == "LlavaForConditionalGeneration"
+            assert m.fingerprint()["trust_remote_code"] is False
+    with pytest.warns(RestplusWarning, match="trust_remote_code=True runs the Python files"):
+        m = load("hf", path=str(path), trust_remote_code=True)
+    with m:
+        assert type(m.model).__name__ == "CustomLlava"  # the folder's own class was imported
+        assert m.fingerprint()["trust_remote_code"] is True
+    with pytest.raises(ModelError, match="True or False"):
+        load("hf", path=str(path), trust_remote_code="yes")
+
+
+def test_a_folder_that_needs_remote_code_says_how_to_allow_it(tmp_path, monkeypatch):
+    path = _custom_code_folder(tmp_path)
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["model_type"] = "restplus_custom"  # unknown to transformers: only the folder's code can load it
+    cfg["auto_map"]["AutoConfig"] = "configuration_custom.CustomConfig"
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match=r"trust_remote_code=True \(CLI --trust-remote-code\)"):
+        load("hf", path=str(path))
+
+
+def test_cli_hf_options_reach_the_adapter(tiny_qwen2vl):
+    from restplus.cli.evaluate import load_model
+
+    opts = {"dtype": "auto", "device": "cpu", "min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 64}
+    with load_model(f"hf:{tiny_qwen2vl}", options=opts) as m:
+        fp = m.fingerprint()
+    assert fp["pixel_budget"] == {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 64}
+    assert fp["dtype"] == "float32" and fp["trust_remote_code"] is False

@@ -22,7 +22,7 @@ from PIL import Image
 from restplus.errors import BudgetExceeded, ModelError
 from restplus.models import load
 from restplus.models._retry import RetryPolicy, parse_retry_after
-from restplus.records import ImagePart, Request, Response, TextPart
+from restplus.records import Decoding, ImagePart, Request, Response, TextPart
 from restplus.testing import Fault, LoopbackServer
 
 KEY_ENV = "RESTPLUS_TEST_OPENAI_KEY"
@@ -257,3 +257,139 @@ def test_server_runs_in_its_own_process_and_reports_what_it_served(key):
         proc.wait(timeout=10)
     assert [r.text for r in out] == ["echo: q0", "echo: q1", "echo: q2"]
     assert report["arrivals"] == 3 and sorted(report["served"].values()) == [1, 1, 1]
+
+
+# -- provider request presets ----------------------------------------------------------------------
+def body_echo(body):
+    """The server answers with the request body minus messages: what the provider really received."""
+    return json.dumps({k: v for k, v in body.items() if k != "messages"}, sort_keys=True)
+
+
+ASK = Request(parts=(TextPart("q"),), decoding=Decoding(max_tokens=64, seed=7))
+UNSEEDED = Request(parts=(TextPart("q"),), decoding=Decoding(max_tokens=64))  # anthropic/gemini send no seed
+CHAT = {"model": "loopback", "temperature": 0.0, "top_p": 1.0, "max_tokens": 64, "seed": 7}
+
+
+@pytest.mark.parametrize("preset,expected", [
+    ("openai", CHAT),
+    ("openai-reasoning", {"model": "loopback", "max_completion_tokens": 64, "seed": 7}),
+    ("anthropic", {"model": "loopback", "temperature": 0.0, "max_tokens": 64}),
+    ("gemini", {"model": "loopback", "temperature": 0.0, "top_p": 1.0, "max_tokens": 64}),
+    ("vllm", {**CHAT, "repetition_penalty": 1.0}),
+    ("sglang", {**CHAT, "repetition_penalty": 1.0}),
+    ("ollama", CHAT),
+])
+def test_each_preset_sends_exactly_its_fields(key, preset, expected):
+    with LoopbackServer(answer=body_echo) as srv, adapter(srv, preset=preset) as m:
+        r = m.generate([ASK if "seed" in expected else UNSEEDED])[0]
+        fields = m.request_fields()
+    assert r.ok, r.error
+    assert json.loads(r.text) == expected
+    # the fingerprint's record has the same keys, with placeholders where the request's Decoding goes
+    # (plus "stop" where the preset sends it: ASK has no stop strings, so it was not in the body)
+    assert set(fields) - {"stop"} == set(expected) and fields["model"] == "loopback"
+    assert all(v == expected[k] if k in ("model", "repetition_penalty") else str(v).startswith("<decoding.")
+               for k, v in fields.items())
+
+
+def test_extra_body_overrides_any_field_and_none_deletes_it(key):
+    extra = {"temperature": 0.3, "top_p": None, "seed": None, "stop": None, "max_tokens": None,
+             "max_completion_tokens": 99, "reasoning_effort": "minimal", "absent": None}
+    with LoopbackServer(answer=body_echo) as srv, adapter(srv, preset="openai", extra_body=extra) as m:
+        r = m.generate([ASK])[0]
+        fields = m.request_fields()
+    assert json.loads(r.text) == {"model": "loopback", "temperature": 0.3, "max_completion_tokens": 99,
+                                  "reasoning_effort": "minimal"}
+    assert fields == json.loads(r.text)  # every field is fixed by extra_body here: no placeholders left
+
+
+def test_max_tokens_override_goes_under_the_presets_name(key):
+    with LoopbackServer(answer=body_echo) as srv, adapter(srv, preset="openai-reasoning", max_tokens=4096) as m:
+        r = m.generate([ASK])[0]
+        fields = m.request_fields()
+    assert json.loads(r.text) == {"model": "loopback", "max_completion_tokens": 4096, "seed": 7}
+    assert fields["max_completion_tokens"] == 4096
+
+
+def test_a_decoding_field_the_preset_cannot_send_is_refused_not_dropped(key):
+    hot = Request(parts=(TextPart("q"),), decoding=Decoding(temperature=0.7, seed=1))
+    stop = Request(parts=(TextPart("q"),), decoding=Decoding(stop=("\n",)))
+    with LoopbackServer(answer=body_echo) as srv:
+        with adapter(srv, preset="openai-reasoning") as m:
+            with pytest.raises(ModelError, match=r"temperature=0\.7.*'openai-reasoning'.*extra_body"):
+                m.generate([ASK, hot])
+            with pytest.raises(ModelError, match="stop="):
+                m.generate([stop])
+        with adapter(srv, preset="anthropic") as m:
+            with pytest.raises(ModelError, match=r"top_p=0\.5"):
+                m.generate([Request(parts=(TextPart("q"),), decoding=Decoding(top_p=0.5))])
+        # said explicitly in extra_body, the field is the user's choice and goes out
+        with adapter(srv, preset="openai-reasoning", extra_body={"temperature": 1.0}) as m:
+            body = json.loads(m.generate([hot])[0].text)
+        assert srv.arrivals and len(srv.arrivals) == 1  # the refused requests never reached the server
+    assert body == {"model": "loopback", "max_completion_tokens": 1024, "seed": 1, "temperature": 1.0}
+
+
+def test_request_shape_is_in_the_fingerprint_and_the_cache_key(key):
+    def fp(**kw):
+        return load("openai", model="m", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV, **kw).fingerprint()
+
+    fps = {"openai": fp(), "openai2": fp(preset="openai"), "vllm": fp(preset="vllm"),
+           "reasoning": fp(preset="openai-reasoning"), "extra": fp(extra_body={"top_p": None}),
+           "max": fp(max_tokens=4096)}
+    keys = {k: ASK.key(v) for k, v in fps.items()}
+    assert keys["openai"] == keys["openai2"]
+    assert len({keys[k] for k in ("openai", "vllm", "reasoning", "extra", "max")}) == 5
+    assert fps["vllm"]["request_fields"] == {"model": "m", "temperature": "<decoding.temperature>",
+                                             "top_p": "<decoding.top_p>", "max_tokens": "<decoding.max_tokens>",
+                                             "seed": "<decoding.seed>", "stop": "<decoding.stop>",
+                                             "repetition_penalty": 1.0}
+    assert fps["reasoning"]["preset"] == "openai-reasoning"
+    assert key not in json.dumps(fps)
+
+
+def test_presets_are_a_registry_users_can_extend(key):
+    from restplus.errors import UnknownNameError
+    from restplus.models.presets import PRESETS, RequestPreset, register_preset
+
+    mine = RequestPreset((("max_tokens", "max_output_tokens"), ("seed", "seed")), (("store", False),), doc="a proxy")
+    register_preset("test-proxy", mine)
+    try:
+        with LoopbackServer(answer=body_echo) as srv, adapter(srv, preset="test-proxy") as m:
+            got = json.loads(m.generate([ASK])[0].text)
+        assert got == {"model": "loopback", "max_output_tokens": 64, "seed": 7, "store": False}
+        with pytest.raises(ModelError, match="already registered"):
+            register_preset("test-proxy", RequestPreset((("max_tokens", "max_tokens"),)))
+    finally:
+        PRESETS.unregister("test-proxy")
+    with pytest.raises(UnknownNameError, match="Did you mean: anthropic"):
+        load("openai", model="m", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV, preset="antropic")
+    for bad, match in [(RequestPreset((("max_tokens", "max_tokens"), ("temprature", "t"))), "temprature"),
+                       (RequestPreset((("seed", "seed"),)), "must send Decoding.max_tokens"),
+                       (RequestPreset((("max_tokens", "max_tokens"),), (("max_tokens", 5),)), "twice"),
+                       (RequestPreset((("max_tokens", "messages"),)), "reserved")]:
+        with pytest.raises(ModelError, match=match):
+            register_preset("test-bad", bad)
+    assert "test-bad" not in PRESETS
+
+
+@pytest.mark.parametrize("extra,match", [
+    ({"messages": []}, "'messages'"), ([("a", 1)], "JSON object"), ({"x": object()}, "JSON-serialisable"),
+])
+def test_bad_extra_body_is_refused(key, extra, match):
+    with pytest.raises(ModelError, match=match):
+        load("openai", model="m", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV, extra_body=extra)
+
+
+def test_a_hanging_server_fails_within_the_per_request_timeout(key):
+    # Every attempt hangs for 30 s; with timeout_s=0.5 and one retry the request must give up in ~1 s
+    # (the openai client's own default would wait 600 s per attempt).
+    with LoopbackServer(schedule=lambda rid, attempt: Fault("timeout"), timeout_sleep_s=30.0) as srv, \
+            adapter(srv, timeout_s=0.5, max_retries=1) as m:
+        t0 = time.monotonic()
+        r = m.generate(questions(1))[0]
+        elapsed = time.monotonic() - t0
+        seen = len(srv.arrivals)
+    assert not r.ok and r.attempts == 2 and seen == 2
+    assert "timeout" in r.error and "gave up after 2 attempts" in r.error  # retryable, then exhausted
+    assert 2 * 0.5 <= elapsed < 2 * 0.5 + 1.5

@@ -139,3 +139,51 @@ def test_injected_faults_are_retried_and_nothing_is_lost(run_folder, tmp_path):
         again = evaluate(run_folder, adapter(srv2), out=tmp_path / "run", progress=False)
         assert len(srv2.arrivals) == len(doomed) and again.table["error"].null_count() == again.table.height
         assert again.status == "complete"
+
+
+# -- restplus run --model openai:... options ---------------------------------------------------------
+def test_cli_model_options_shape_every_request(run_folder, tmp_path, capsys):
+    from restplus.cli import main
+
+    bodies: list[dict] = []
+
+    def answer(body):
+        bodies.append({k: v for k, v in body.items() if k != "messages"})
+        return "echo"
+
+    extra = '{"top_p": null, "mm_processor_kwargs": {"max_pixels": 802816}}'
+    with LoopbackServer(answer=answer) as srv:
+        rc = main(["run", str(run_folder), "--model", "openai:loopback", "--base-url", srv.base_url,
+                   "--api-key-env", "none", "--preset", "vllm", "--extra-body", extra, "--max-tokens", "77",
+                   "--timeout", "5", "--limit", "1", "--workers", "2", "--out", str(tmp_path / "run"),
+                   "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    assert len(bodies) == 1 + 8 * 2  # one problem of smoke.yaml
+    expected = {"model": "loopback", "temperature": 0.0, "max_tokens": 77, "repetition_penalty": 1.0,
+                "mm_processor_kwargs": {"max_pixels": 802816}}
+    assert all(b == expected for b in bodies), bodies[0]
+    manifest = (tmp_path / "run" / "manifest.json").read_text()
+    assert '"repetition_penalty": 1.0' in manifest and '"preset": "vllm"' in manifest
+
+
+@pytest.mark.parametrize("extra_args,match", [
+    (["--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--dtype", "bfloat16"],
+     "--dtype applies to --model hf:PATH only"),
+    (["--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--trust-remote-code"],
+     "--trust-remote-code applies to --model hf:PATH only"),
+    (["--model", "hf:/nonexistent", "--preset", "vllm"], "--preset applies to --model openai:MODEL only"),
+    (["--model", "reader", "--timeout", "3"], "--timeout applies to --model openai:MODEL only"),
+    (["--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--extra-body", "{top_p: 1}"],
+     "is not valid JSON"),
+    (["--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--extra-body", "[1]"], "must be a JSON object"),
+    (["--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--preset", "vlm"], "Did you mean: vllm"),
+    (["--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--timeout", "0"], "timeout_s must be"),
+])
+def test_cli_model_options_that_do_not_apply_are_refused(run_folder, tmp_path, capsys, extra_args, match):
+    from restplus.cli import main
+
+    rc = main(["run", str(run_folder), *extra_args, "--api-key-env", "none", "--out", str(tmp_path / "r"),
+               "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and match in err, err
+    assert not (tmp_path / "r").exists()  # refused before anything was written

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,22 @@ def add_model_and_problem_args(p: argparse.ArgumentParser, n_default: int | None
     p.add_argument("--base-url", help="server URL for openai:MODEL, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the API key ('none' for servers without auth)")
+    o = p.add_argument_group("openai:MODEL options")
+    o.add_argument("--preset", help="request preset: openai (default), openai-reasoning (gpt-5, o-series), anthropic, "
+                   "gemini, vllm, sglang, ollama, or a registered one")
+    o.add_argument("--extra-body", metavar="JSON",
+                   help="JSON object merged into every request body; overrides any field, null deletes one, "
+                   "e.g. '{\"reasoning_effort\": \"minimal\"}'")
+    o.add_argument("--max-tokens", type=int, help="max answer tokens for every request (overrides the task's "
+                   "1024/2048; reasoning models need more)")
+    o.add_argument("--timeout", type=float, help="per-request timeout in seconds (default 120)")
+    h = p.add_argument_group("hf:PATH options")
+    h.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
+    h.add_argument("--dtype", help="auto | float32 | bfloat16 | float16 (default float32)")
+    h.add_argument("--min-pixels", type=int, help="Qwen-style pixel budget: lower bound per image")
+    h.add_argument("--max-pixels", type=int, help="Qwen-style pixel budget: upper bound per image")
+    h.add_argument("--trust-remote-code", action="store_true",
+                   help="run Python code shipped in the model folder (off by default; warns when on)")
     p.add_argument("--problems", default="soe",
                    help="comma-separated built-in sets (soe, arith, mcq) or a problem file (JSONL/CSV/parquet)")
     p.add_argument("--n", type=int, default=n_default,
@@ -53,22 +71,66 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+# CLI option (argparse dest) -> adapter keyword, per adapter. An option given for another adapter is
+# refused: silently ignoring --dtype on an HTTP model would leave the user believing it applied.
+OPENAI_OPTIONS = {"preset": "preset", "extra_body": "extra_body", "max_tokens": "max_tokens", "timeout": "timeout_s"}
+HF_OPTIONS = {"device": "device", "dtype": "dtype", "min_pixels": "min_pixels", "max_pixels": "max_pixels",
+              "trust_remote_code": "trust_remote_code"}
+
+
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The adapter options given on the command line (unset ones left out)."""
+    # "is" tests: 0 == False, and --timeout 0 must reach the adapter's check, not vanish.
+    return {k: v for k in (*OPENAI_OPTIONS, *HF_OPTIONS)
+            if (v := getattr(args, k, None)) is not None and v is not False}
+
+
+def parse_extra_body(text: str) -> dict[str, Any]:
+    """``--extra-body`` as a JSON object, or a SpecError that shows where the JSON is wrong."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"--extra-body {text!r} is not valid JSON ({exc.msg} at character {exc.pos}); write an "
+                        "object, e.g. --extra-body '{\"top_p\": null, \"reasoning_effort\": \"minimal\"}'.") from exc
+    if not isinstance(value, dict):
+        raise SpecError(f"--extra-body must be a JSON object ({{...}}), got {type(value).__name__} {text!r}.")
+    return value
+
+
+def _adapter_kwargs(spec: str, options: Mapping[str, Any], allowed: Mapping[str, str]) -> dict[str, Any]:
+    stray = [k for k in options if k not in allowed]
+    if stray:
+        which = "openai:MODEL" if stray[0] in OPENAI_OPTIONS else "hf:PATH"
+        raise SpecError(f"--{stray[0].replace('_', '-')} applies to --model {which} only, not --model {spec!r}; "
+                        "remove it.")
+    kw = {allowed[k]: v for k, v in options.items()}
+    if "extra_body" in kw:
+        kw["extra_body"] = parse_extra_body(kw["extra_body"])
+    return kw
+
+
 def load_model(spec: str, *, base_url: str | None = None, api_key_env: str | None = "OPENAI_API_KEY",
-               workers: int = 4, batch_size: int = 1) -> Any:
-    """An adapter from a CLI model string: ``reader``, ``hf:PATH``, ``openai:MODEL`` or a registered name."""
+               workers: int = 4, batch_size: int = 1, options: Mapping[str, Any] | None = None) -> Any:
+    """An adapter from a CLI model string: ``reader``, ``hf:PATH``, ``openai:MODEL`` or a registered name.
+
+    ``options`` are the adapter options from the command line (:func:`model_options`).
+    """
     from .. import models
 
+    options = dict(options or {})
     name, _, arg = spec.partition(":")
     if name == "hf":
         if not arg:
             raise SpecError("--model hf:PATH needs the model folder, e.g. --model hf:models/qwen2-vl-2b.")
-        return models.load("hf", path=arg, batch_size=batch_size)
+        return models.load("hf", path=arg, batch_size=batch_size, **_adapter_kwargs(spec, options, HF_OPTIONS))
     if name == "openai":
         if not arg or not base_url:
             raise SpecError("--model openai:MODEL needs a model name and --base-url, e.g. --model openai:qwen2.5-vl "
                             "--base-url http://127.0.0.1:8000/v1.")
         key_env = None if (api_key_env or "").lower() in ("", "none") else api_key_env
-        return models.load("openai", model=arg, base_url=base_url, api_key_env=key_env, concurrency=workers)
+        return models.load("openai", model=arg, base_url=base_url, api_key_env=key_env, concurrency=workers,
+                           **_adapter_kwargs(spec, options, OPENAI_OPTIONS))
+    _adapter_kwargs(spec, options, {})  # reader and registered names take none of these options
     if name == "reader":
         return models.load("reader", concurrency=workers)
     if name not in models.names():
@@ -93,7 +155,7 @@ def run_run(args: argparse.Namespace) -> int:
                         "run folder; check the path.")
     # Models first: a typo in --model fails in a second, not after rendering every variant.
     model = load_model(args.model, base_url=args.base_url, api_key_env=args.api_key_env, workers=args.workers,
-                       batch_size=args.batch_size)
+                       batch_size=args.batch_size, options=model_options(args))
     ext = load_model(args.external_gate, workers=args.workers) if args.external_gate else None
     limit = args.limit
     try:

@@ -32,7 +32,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
 def run_search(args: argparse.Namespace) -> int:
     from ..search.run import search
     from ..search.space import load_space
-    from .evaluate import load_model
+    from .evaluate import load_model, model_options
     from .problemfile import problems_from_args
 
     space = load_space(args.space)  # a bad spec fails before a model is loaded
@@ -41,7 +41,7 @@ def run_search(args: argparse.Namespace) -> int:
     probs = problems_from_args(args)
     axes = [a.strip() for a in args.axes.split(",") if a.strip()] if args.axes else None
     model = load_model(args.model, base_url=args.base_url, api_key_env=args.api_key_env, workers=args.workers,
-                       batch_size=args.batch_size)
+                       batch_size=args.batch_size, options=model_options(args))
     try:
         res = search(probs, space, model, out=args.out, property=args.property, budget=args.budget, seed=args.seed,
                      max_examples=args.max_examples, thresholds=not args.no_thresholds, minimal=not args.no_minimal,

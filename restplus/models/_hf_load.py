@@ -88,7 +88,14 @@ def read_model_type(path: Path) -> str:
                          "transformers model folder?") from exc
 
 
-def load_processor(path: Path, model_type: str):
+def _remote_code_hint(exc: Exception, trust_remote_code: bool) -> str:
+    if trust_remote_code or "trust_remote_code" not in str(exc):
+        return ""
+    return (" The folder ships its own Python code: if you have read it, or trust its source, pass "
+            "trust_remote_code=True (CLI --trust-remote-code), or serve it with vLLM and use the openai adapter.")
+
+
+def load_processor(path: Path, model_type: str, trust_remote_code: bool = False):
     """The processor of a local folder with PIL image processing, never touching the hub."""
     from transformers import AutoProcessor
 
@@ -97,11 +104,13 @@ def load_processor(path: Path, model_type: str):
             proc = image_only_processor_class(_qwen_processor_base(model_type)).from_pretrained(
                 str(path), local_files_only=True)
         else:
-            proc = AutoProcessor.from_pretrained(str(path), local_files_only=True, backend="pil")
+            # trust_remote_code is always explicit: left as None, transformers may prompt on stdin.
+            proc = AutoProcessor.from_pretrained(str(path), local_files_only=True, backend="pil",
+                                                 trust_remote_code=trust_remote_code)
     except (OSError, ValueError, AttributeError) as exc:
         raise ModelError(f"could not load the processor of {str(path)!r} (model_type {model_type!r}): "
                          f"{type(exc).__name__}: {exc}. Supported without torchvision: "
-                         f"{', '.join(FAMILIES)}.") from exc
+                         f"{', '.join(FAMILIES)}.{_remote_code_hint(exc, trust_remote_code)}") from exc
     if not hasattr(proc, "image_processor") or not hasattr(proc, "tokenizer"):
         raise ModelError(f"{str(path)!r} loaded as {type(proc).__name__}, which is not an image-text "
                          "processor (no image_processor/tokenizer); check processor_config.json.")
@@ -113,17 +122,19 @@ def load_processor(path: Path, model_type: str):
     return proc
 
 
-def load_model(path: Path, dtype: str, device: str):
+def load_model(path: Path, dtype: str, device: str, trust_remote_code: bool = False):
     import torch
     from transformers import AutoModelForImageTextToText
 
-    torch_dtype = getattr(torch, dtype, None)
-    if not isinstance(torch_dtype, torch.dtype):
-        raise ModelError(f"dtype {dtype!r} is not a torch dtype; use 'float32', 'bfloat16' or 'float16'.")
+    torch_dtype: Any = "auto" if dtype == "auto" else getattr(torch, str(dtype), None)
+    if not (torch_dtype == "auto" or isinstance(torch_dtype, torch.dtype)):
+        raise ModelError(f"dtype {dtype!r} is not a torch dtype; use 'auto', 'float32', 'bfloat16' or 'float16'.")
     try:
-        model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch_dtype, local_files_only=True)
+        model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch_dtype, local_files_only=True,
+                                                            trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
-        raise ModelError(f"could not load the model weights of {str(path)!r}: {type(exc).__name__}: {exc}") from exc
+        raise ModelError(f"could not load the model weights of {str(path)!r}: {type(exc).__name__}: {exc}"
+                         f"{_remote_code_hint(exc, trust_remote_code)}") from exc
     return model.to(device).eval()
 
 

@@ -1,9 +1,12 @@
 """Local transformers adapter for image-text-to-text model folders (Qwen2-VL, Qwen2.5-VL, LLaVA, Idefics3 ...).
 
 * Loads from a local folder only (no hub access); PIL image processing (no torchvision).
-* Greedy decoding at temperature 0. Temperature > 0 samples with ``top_p`` (no top-k, as in the
-  OpenAI API) and needs ``Decoding.seed``: ``model.generate`` accepts no ``torch.Generator``, so the
-  seed is applied inside ``torch.random.fork_rng`` — the caller's RNG state is restored afterwards.
+* Greedy decoding at temperature 0, with ``repetition_penalty`` passed explicitly (1.0 by default,
+  the paper's plain greedy decoding): otherwise a checkpoint's ``generation_config.json`` applies
+  silently (Qwen2.5-VL ships 1.05). The value is in the fingerprint. Temperature > 0 samples with
+  ``top_p`` (no top-k, as in the OpenAI API) and needs ``Decoding.seed``: ``model.generate``
+  accepts no ``torch.Generator``, so the seed is applied inside ``torch.random.fork_rng`` — the
+  caller's RNG state is restored afterwards.
   Sampled requests run one at a time so each gets its own seed.
 * Batching: greedy requests with the same number of images and the same decoding are batched
   (``batch_size``) with left padding. ``latency_s`` of each response is its batch's wall time.
@@ -28,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ModelError, PixelBudgetWarning
+from ..errors import ModelError, PixelBudgetWarning, RestplusWarning
 from ..records import Decoding, Request, Response
 from . import _hf_load as L
 from .base import ModelAdapter, check_indices, package_versions
@@ -51,14 +54,21 @@ class HFAdapter(ModelAdapter):
     Args:
         path: local model folder (config.json, weights, processor and tokenizer files).
         device: torch device string ("cpu", "cuda:0" ...). Not part of the fingerprint.
-        dtype: "float32", "bfloat16" or "float16".
+        dtype: "float32", "bfloat16", "float16", or "auto" (the checkpoint's own dtype; the
+            fingerprint records the dtype actually loaded).
         batch_size: requests per ``generate`` call (greedy requests only).
         min_pixels, max_pixels: Qwen-style pixel budget per image; None keeps the folder's setting.
+        repetition_penalty: passed to every ``generate`` call (1.0 = none), overriding the folder's
+            generation_config.json.
+        trust_remote_code: run the Python code a folder ships (``auto_map`` in config.json) for
+            families transformers does not know. Off by default; on, it issues a RestplusWarning.
+            It is always passed explicitly, so transformers never asks interactively.
         name: label for logs; default ``"hf:<folder name>"``.
     """
 
     def __init__(self, path: str, *, device: str = "cpu", dtype: str = "float32", batch_size: int = 1,
-                 min_pixels: int | None = None, max_pixels: int | None = None, name: str | None = None) -> None:
+                 min_pixels: int | None = None, max_pixels: int | None = None, repetition_penalty: float = 1.0,
+                 trust_remote_code: bool = False, name: str | None = None) -> None:
         self.path = L.check_folder(path)
         self.model_type = L.read_model_type(self.path)
         self.family = L.family_of(self.model_type)
@@ -70,10 +80,20 @@ class HFAdapter(ModelAdapter):
         if min_pixels is not None and max_pixels is not None and not 0 < min_pixels <= max_pixels:
             raise ModelError(f"pixel budget needs 0 < min_pixels <= max_pixels, got min_pixels={min_pixels}, "
                              f"max_pixels={max_pixels}.")
+        if (not isinstance(repetition_penalty, (int, float)) or isinstance(repetition_penalty, bool)
+                or not repetition_penalty > 0):
+            raise ModelError(f"repetition_penalty must be a number > 0 (1.0 = no penalty), got {repetition_penalty!r}.")
+        if not isinstance(trust_remote_code, bool):
+            raise ModelError(f"trust_remote_code must be True or False, got {trust_remote_code!r}.")
         self.device, self.dtype, self.batch_size = device, dtype, batch_size
+        self.repetition_penalty, self.trust_remote_code = float(repetition_penalty), trust_remote_code
         self.name = name or f"hf:{self.path.resolve().name}"
-        self.processor = L.load_processor(self.path, self.model_type)
-        self.model = L.load_model(self.path, dtype, device)
+        if trust_remote_code:
+            warnings.warn(f"{self.name}: trust_remote_code=True runs the Python files shipped in {str(self.path)!r} "
+                          "with your permissions; use it only for folders whose code you have read or trust.",
+                          RestplusWarning, stacklevel=2)
+        self.processor = L.load_processor(self.path, self.model_type, trust_remote_code)
+        self.model = L.load_model(self.path, dtype, device, trust_remote_code)
         self.image_token_id = L.image_token_id(self.processor, self.model)
         ip = self.processor.image_processor
         self.min_pixels = min_pixels if min_pixels is not None else getattr(ip.size, "shortest_edge", None)
@@ -92,8 +112,10 @@ class HFAdapter(ModelAdapter):
         if self._folder is None:  # hashing weights is slow for big models: once per adapter
             self._folder = L.folder_digest(self.path)
         template = self.processor.chat_template
-        return {"adapter": "hf", "model_type": self.model_type, **self._folder, "dtype": self.dtype,
-                "batch_size": self.batch_size,
+        return {"adapter": "hf", "model_type": self.model_type, **self._folder,
+                "dtype": str(self.model.dtype).removeprefix("torch."),  # "auto" resolved to what was loaded
+                "batch_size": self.batch_size, "repetition_penalty": self.repetition_penalty,
+                "trust_remote_code": self.trust_remote_code,
                 "pixel_budget": ({"min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
                                  if self.family.dynamic_resolution else None),
                 "processor": L.json_safe(self.processor.to_dict()),
@@ -206,7 +228,8 @@ class HFAdapter(ModelAdapter):
         import torch
 
         tok = self.processor.tokenizer
-        kw: dict[str, Any] = {"max_new_tokens": d.max_tokens, "pad_token_id": tok.pad_token_id}
+        kw: dict[str, Any] = {"max_new_tokens": d.max_tokens, "pad_token_id": tok.pad_token_id,
+                              "repetition_penalty": self.repetition_penalty}
         if d.stop:
             kw.update(stop_strings=list(d.stop), tokenizer=tok)
         with torch.inference_mode():

@@ -14,8 +14,11 @@
 * The API key is read from the environment variable *named* by ``api_key_env``. It lives only in
   the openai client: it is not in ``repr``, the fingerprint, errors, or responses, and any server
   message that echoes it is scrubbed.
-* ``extra_body`` is passed through on every call (e.g. vLLM
-  ``{"mm_processor_kwargs": {"max_pixels": 802816}}``) and recorded in the fingerprint.
+* The body's decoding fields follow a provider *preset* (:mod:`restplus.models.presets`:
+  ``openai``, ``openai-reasoning``, ``anthropic``, ``gemini``, ``vllm``, ``sglang``, ``ollama`` or a
+  registered one). ``extra_body`` is merged on top and wins over any field; a ``None`` value deletes
+  one (e.g. vLLM ``{"mm_processor_kwargs": {"max_pixels": 802816}}``, or ``{"top_p": None}``).
+  The resulting request fields (the body minus messages) are recorded in the fingerprint.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from ..errors import BudgetExceeded, ModelError
 from ..records import ImagePart, Request, Response, error_kind
 from ._retry import MalformedResponse, RetryPolicy, classify
 from .base import ModelAdapter, check_indices, package_versions
+from .presets import PRESETS, RequestPreset, build_body, check_extra_body, dropped, request_fields
 
 
 class OpenAICompatAdapter(ModelAdapter):
@@ -46,11 +50,16 @@ class OpenAICompatAdapter(ModelAdapter):
         base_url: e.g. ``"http://127.0.0.1:8000/v1"``. Only its host goes into the fingerprint.
         api_key_env: name of the environment variable holding the key; None for servers without auth.
         concurrency: requests in flight at once.
-        timeout_s: per-attempt timeout.
+        timeout_s: per-attempt timeout in seconds (the openai client's own default is 600 s; a hung
+            server then holds a worker for 10 minutes per attempt).
         max_retries, backoff_s, backoff_max_s, max_retry_after_s: see :class:`RetryPolicy`.
         seed: seeds the backoff jitter (per request, from the request content).
         max_requests, max_total_tokens: budget caps over the adapter's lifetime (None = no cap).
-        extra_body: extra JSON fields sent with every request.
+        preset: request preset name (see :data:`restplus.models.presets.PRESETS`) or a RequestPreset.
+        max_tokens: overrides every request's ``Decoding.max_tokens`` in the body (reasoning models
+            spend part of ``max_completion_tokens`` thinking, so they need more than the paper's 1024).
+        extra_body: extra JSON fields sent with every request; they override the preset's fields and
+            ``None`` deletes a field.
         name: label for logs; default ``"openai:<model>"``.
 
     Retries stop early once ``GIVE_UP_AFTER`` attempts in a row (over all requests) could not connect
@@ -64,7 +73,8 @@ class OpenAICompatAdapter(ModelAdapter):
                  concurrency: int = 8, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5,
                  backoff_max_s: float = 30.0, max_retry_after_s: float = 120.0, seed: int = 0,
                  max_requests: int | None = None, max_total_tokens: int | None = None,
-                 extra_body: Mapping[str, Any] | None = None, name: str | None = None) -> None:
+                 extra_body: Mapping[str, Any] | None = None, preset: str | RequestPreset = "openai",
+                 max_tokens: int | None = None, name: str | None = None) -> None:
         import openai
         from openai.types.chat import ChatCompletion
 
@@ -73,8 +83,15 @@ class OpenAICompatAdapter(ModelAdapter):
             raise ModelError(f"base_url {base_url!r} is not an http(s) URL; use e.g. 'http://127.0.0.1:8000/v1'.")
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ModelError(f"concurrency must be a positive int, got {concurrency!r}.")
-        if timeout_s <= 0:
-            raise ModelError(f"timeout_s must be > 0, got {timeout_s!r}.")
+        if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not timeout_s > 0:
+            raise ModelError(f"timeout_s must be a number of seconds > 0, got {timeout_s!r}.")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)
+                                       or max_tokens < 1):
+            raise ModelError(f"max_tokens must be a positive int or None, got {max_tokens!r}.")
+        if isinstance(preset, RequestPreset):
+            self.preset_name, self.preset = "custom", preset
+        else:
+            self.preset_name, self.preset = preset, PRESETS[preset]  # unknown name: did-you-mean
         for cap_name, cap in (("max_requests", max_requests), ("max_total_tokens", max_total_tokens)):
             if cap is not None and cap < 0:
                 raise ModelError(f"{cap_name} must be >= 0 or None, got {cap!r}.")
@@ -90,7 +107,8 @@ class OpenAICompatAdapter(ModelAdapter):
         self.concurrency, self.timeout_s, self.seed = concurrency, float(timeout_s), seed
         self.policy = RetryPolicy(max_retries, backoff_s, backoff_max_s, max_retry_after_s)
         self.max_requests, self.max_total_tokens = max_requests, max_total_tokens
-        self.extra_body = json.loads(json.dumps(dict(extra_body or {})))  # JSON-able, detached copy
+        self.extra_body = check_extra_body(extra_body)  # JSON-able, detached copy
+        self.max_tokens = max_tokens
         self._completion_type = ChatCompletion
         self._client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=self.timeout_s)
         self._closing = threading.Event()
@@ -101,8 +119,15 @@ class OpenAICompatAdapter(ModelAdapter):
 
     # -- identity -------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
+        # request_fields is the body minus messages with "<decoding.x>" placeholders: the exact shape
+        # of what is sent (names, constants, overrides), so another preset or extra_body is another key.
         return {"adapter": "openai", "model": self.model, "endpoint_host": self.host,
+                "preset": self.preset_name, "request_fields": self.request_fields(),
                 "extra_body": self.extra_body, "versions": package_versions("openai")}
+
+    def request_fields(self) -> dict[str, Any]:
+        """What every request's body holds besides messages; ``"<decoding.x>"`` marks per-request values."""
+        return request_fields(self.model, self.preset, self.extra_body, self.max_tokens)
 
     def __repr__(self) -> str:
         return (f"OpenAICompatAdapter(name={self.name!r}, model={self.model!r}, host={self.host!r}, "
@@ -129,16 +154,7 @@ class OpenAICompatAdapter(ModelAdapter):
             else:
                 content.append({"type": "text", "text": part.text})
         messages.append({"role": "user", "content": content})
-        d = request.decoding
-        kw: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": d.temperature,
-                              "max_tokens": d.max_tokens, "top_p": d.top_p}
-        if d.seed is not None:
-            kw["seed"] = d.seed
-        if d.stop:
-            kw["stop"] = list(d.stop)
-        for k, v in self.extra_body.items():  # merged at top level, as the client's own extra_body does
-            kw.setdefault(k, v)
-        return kw
+        return build_body(self.model, messages, self.preset, request.decoding, self.extra_body, self.max_tokens)
 
     def _scrub(self, text: str) -> str:
         key = self._client.api_key
@@ -215,6 +231,14 @@ class OpenAICompatAdapter(ModelAdapter):
 
     def iter_generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         check_indices(requests)
+        for i, r in enumerate(requests):
+            lost = dropped(self.preset, r.decoding, self.extra_body)
+            if lost:
+                raise ModelError(
+                    f"requests[{i}] sets Decoding {', '.join(f'{f}={getattr(r.decoding, f)!r}' for f in lost)}, "
+                    f"which request preset {self.preset_name!r} does not send (the provider rejects or "
+                    f"ignores it). Use the default value, another preset, or send it anyway with "
+                    f"extra_body={{{lost[0]!r}: ...}}.")
         if self._closing.is_set():
             raise ModelError(f"{self.name} is closed; create a new adapter.")
         todo = iter(range(len(requests)))
