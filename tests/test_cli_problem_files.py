@@ -204,8 +204,8 @@ def test_on_error_skip_lists_the_skipped_rows(tmp_path, spec, capsys):
     (["--fields", "question=q,question=r,answer=a"], "maps 'question' twice"),
     (["--fields", '{"question": "q"'], "not a valid JSON object"),
     (["--format", "jsnl"], "Did you mean: jsonl"),
-    (["--answer-type", "number"], "given without preset= (CLI: --preset) or fields= (CLI: --fields)"),
-    ([], "pass preset= (CLI: --preset) or fields= (CLI: --fields)"),  # MMLU rows read as restplus rows
+    (["--answer-type", "number"], "given without preset= (CLI: --problems-preset) or fields= (CLI: --fields)"),
+    ([], "pass preset= (CLI: --problems-preset) or fields= (CLI: --fields)"),  # MMLU rows read as restplus rows
 ])
 def test_bad_options_are_one_line_with_a_fix(options, fragment, tmp_path, spec, capsys):
     path = write_jsonl(tmp_path / "mmlu.jsonl", MMLU)
@@ -219,7 +219,7 @@ def test_file_options_with_a_built_in_set_are_refused(spec, tmp_path, capsys):
     assert main(["generate", str(spec), "--problems", "soe", "--n", "2", "--preset", "gsm8k", "--on-error", "skip",
                  "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "--preset, --on-error: only for a problem file, but --problems 'soe' is not a file" in err
+    assert "--problems-preset, --on-error: only for a problem file, but --problems 'soe' is not a file" in err
 
 
 def test_max_chars_must_be_a_positive_number(spec, tmp_path, capsys):
@@ -363,12 +363,12 @@ def test_many_skipped_rows_are_counted_not_all_printed(tmp_path, spec, capsys):
 def test_run_and_search_take_the_same_problem_file_options(command, tmp_path, spec, capsys):
     path = write_jsonl(tmp_path / "gsm8k.jsonl", GSM8K)
     if command == "run":
-        argv = ["run", str(spec), "--model", "always-wrong", "--problems", str(path), "--preset", "gsm8k",
+        argv = ["run", str(spec), "--model", "always-wrong", "--problems", str(path), "--problems-preset", "gsm8k",
                 "--limit", "2", "--out", str(tmp_path / "r"), "--no-progress", "--workers", "1"]
     else:
         space = tmp_path / "space.yaml"
         space.write_text("restplus_spec: 1\nfactors: {dpi: {range: [50, 200], reference: 200}}\n")
-        argv = ["search", str(space), "--model", "always-wrong", "--problems", str(path), "--preset", "gsm8k",
+        argv = ["search", str(space), "--model", "always-wrong", "--problems", str(path), "--problems-preset", "gsm8k",
                 "--limit", "1", "--budget", "4", "--no-minimal", "--no-sheets", "--out", str(tmp_path / "s"),
                 "--no-progress", "--workers", "1"]
     assert main(argv) in (0, 1), capsys.readouterr().err

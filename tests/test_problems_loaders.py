@@ -239,7 +239,7 @@ def test_own_format_errors(tmp_path):
     assert len(ps) == 1
     assert [(e.line, e.field) for e in ps.report.errors] == [(2, "segments"), (3, "segments"),
                                                             (4, "problem_id")]
-    assert "pass preset= (CLI: --preset) or fields= (CLI: --fields)" in ps.report.errors[0].message
+    assert "pass preset= (CLI: --problems-preset) or fields= (CLI: --fields)" in ps.report.errors[0].message
     assert "Did you mean: number" in ps.report.errors[1].message
     with pytest.raises(ProblemError, match="not a Problem"):
         save_problems([good], tmp_path / "x.jsonl")

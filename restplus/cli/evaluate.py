@@ -44,7 +44,7 @@ def add_model_and_problem_args(p: argparse.ArgumentParser, n_default: int | None
                    help=f"items per built-in set (default: {n_default or 'the whole set'})")
     from .problemfile import add_problem_file_args
 
-    add_problem_file_args(p)  # --preset/--fields/--on-error ... for --problems FILE, as for generate
+    add_problem_file_args(p, with_model=True)  # --problems-preset/--fields/--on-error ..., as for generate
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:

@@ -15,18 +15,21 @@ from typing import Any
 from ..errors import ProblemError
 
 # option dest -> load_problems keyword (the two differ only for --keep-latex)
-KEYWORDS = {"preset": "preset", "fields": "fields", "format": "format", "answer_type": "answer_type",
+KEYWORDS = {"problems_preset": "preset", "fields": "fields", "format": "format", "answer_type": "answer_type",
             "answer_format": "answer_format", "task": "task", "max_chars": "max_chars",
             "keep_latex": "drop_latex", "on_error": "on_error"}
 MULTI_COLUMN = ("choices", "meta")  # logical fields that may name several columns
 SHOWN_ERRORS = 10  # skipped rows printed by --on-error skip; the summary counts them all
 
 
-def add_problem_file_args(p: argparse.ArgumentParser) -> None:
+def add_problem_file_args(p: argparse.ArgumentParser, with_model: bool = False) -> None:
+    """The load_problems options. Commands that call a model (``with_model``) also have the model's
+    request ``--preset``, so there the dataset preset is spelled ``--problems-preset`` only."""
     # SUPPRESS: an option not given leaves no attribute, so load_problems keeps its own default.
     g = p.add_argument_group("problem file options (with --problems FILE; as in rp.load_problems)",
                              argument_default=argparse.SUPPRESS)
-    g.add_argument("--preset", help="column mapping of a known dataset: mmlu, arc, gsm8k, restplus "
+    flags = ("--problems-preset",) if with_model else ("--preset", "--problems-preset")
+    g.add_argument(*flags, dest="problems_preset", help="column mapping of a known dataset: mmlu, arc, gsm8k, restplus "
                                     "(default: restplus JSONL, one Problem per line)")
     g.add_argument("--fields", help="LOGICAL=COLUMN pairs, e.g. question=prompt,answer=target; several "
                                     "columns for choices/meta joined by '+' (choices=A+B+C+D); or a JSON object")

@@ -42,6 +42,8 @@ from .readers import MAX_CHARS, latex_match, open_rows
 def _arg(name: str) -> str:
     """A load_problems keyword as messages name it, for Python and for the CLI
     (``restplus generate --problems FILE`` mirrors every keyword as an option)."""
+    if name == "preset":  # run and search also take the model's request --preset: one spelling works everywhere
+        return "preset= (CLI: --problems-preset)"
     return f"{name}= (CLI: --{name.replace('_', '-')})"
 
 
