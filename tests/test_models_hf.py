@@ -97,6 +97,20 @@ def test_collapse_warning_when_budget_merges_dpi_levels(tiny_qwen2vl):
         assert out[0].vision_tokens < out[1].vision_tokens
 
 
+def test_no_collapse_warning_for_renders_of_different_content(tiny_qwen2vl):
+    # Same processed size, but not the same content at two levels: an image render and a mixed render
+    # (other text parts), and two pages of other shapes. Only renders of one content are compared.
+    a = Request(parts=(ImagePart(png(325, 100)), TextPart("Read.")), decoding=Decoding(max_tokens=1))
+    b = Request(parts=(ImagePart(png(650, 200)), TextPart("Read."), TextPart("Question: x?")),
+                decoding=Decoding(max_tokens=1))
+    c = Request(parts=(ImagePart(png(340, 100)), TextPart("Read.")), decoding=Decoding(max_tokens=1))
+    with load("hf", path=str(tiny_qwen2vl), min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28) as small:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PixelBudgetWarning)
+            out = small.generate([a, b, c])
+        assert out[0].image_sizes == out[1].image_sizes  # they did collapse: the warning was right to stay quiet
+
+
 def test_fixed_size_model_collapses_every_size(tiny_llava):
     with load("hf", path=str(tiny_llava)) as m:
         groups = m.check_budget([(325, 100), (650, 200), (224, 224)], warn=False)

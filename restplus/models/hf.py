@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError, PixelBudgetWarning, RestplusWarning
-from ..records import Decoding, Request, Response
+from ..records import Decoding, ImagePart, Request, Response
 from . import _hf_load as L
 from .base import ModelAdapter, check_indices, package_versions
 from .hf_states import HiddenStates, hidden_states_of
@@ -102,8 +102,8 @@ class HFAdapter(ModelAdapter):
                                                    and 0 < self.min_pixels <= self.max_pixels):
             raise ModelError(f"pixel budget needs 0 < min_pixels <= max_pixels, got min_pixels={self.min_pixels}, "
                              f"max_pixels={self.max_pixels}.")
-        self._seen: dict[Size, set[Size]] = {}
-        self._warned: set[Size] = set()
+        self._seen: dict[tuple[Any, Size], set[Size]] = {}
+        self._warned: set[tuple[Any, Size]] = set()
         self._size_cache: dict[Size, Size] = {}
         self._folder: dict[str, Any] | None = None
 
@@ -181,11 +181,19 @@ class HFAdapter(ModelAdapter):
                       "apart. Raise max_pixels / lower min_pixels to keep them distinct.",
                       PixelBudgetWarning, stacklevel=3)
 
-    def _track(self, inp: Size, out: Size) -> None:
-        seen = self._seen.setdefault(out, set())
+    def _track(self, inp: Size, out: Size, content: Any = None) -> None:
+        """Warn once when two input sizes *of the same content* become one processed size.
+
+        ``content`` groups the renders that differ only by a visual level: the request's text parts
+        and the image's aspect ratio (the page in inches, which DPI does not change). Without it,
+        an image and a mixed render of one problem, or two problems of different lengths, collapse
+        to one size by coincidence and the warning would name levels that were never compared.
+        """
+        key = (content, out)
+        seen = self._seen.setdefault(key, set())
         seen.add(inp)
-        if len(seen) > 1 and out not in self._warned:
-            self._warned.add(out)
+        if len(seen) > 1 and key not in self._warned:
+            self._warned.add(key)
             self._warn(CollapsedGroup(out, tuple(sorted(seen))))
 
     # -- encoding and generation ----------------------------------------------------------------
@@ -206,8 +214,9 @@ class HFAdapter(ModelAdapter):
         sizes: list[tuple[Size, ...]] = []
         grid = inputs.get("image_grid_thw")
         k = 0
-        for ims in images:
+        for req, ims in zip(requests, images, strict=True):
             row: list[Size] = []
+            texts = tuple(p.text for p in req.parts if not isinstance(p, ImagePart))
             for im in ims:
                 if grid is not None:  # Qwen: the processor's own grid is the truth
                     ps = proc.image_processor.patch_size
@@ -215,7 +224,7 @@ class HFAdapter(ModelAdapter):
                     self._size_cache.setdefault(im.size, out)
                 else:
                     out = self.processed_size(*im.size)
-                self._track(im.size, out)
+                self._track(im.size, out, (texts, round(im.size[0] / im.size[1], 2)))
                 row.append(out)
                 k += 1
             sizes.append(tuple(row))
