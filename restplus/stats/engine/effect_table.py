@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import _format as fmt
-from .small_sample import ROW_EXACT, TEST_CHI2, TEST_EXACT, TEST_F, TEST_FRIEDMAN
+from .small_sample import ROW_EXACT, TEST_CHI2, TEST_EXACT, TEST_F, TEST_FRIEDMAN, TEST_HOTELLING
 
 EFFECT_COLUMNS = ("term", "level", "reference", "n", "n_problems", "acc_level", "acc_reference", "delta",
                   "delta_ci_low", "delta_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "z", "p", "p_adj",
@@ -58,11 +58,13 @@ class EffectTable:
     ``tests`` columns: ``term``, ``df`` (q, the number of restrictions), ``chi2`` (the joint Wald
     statistic that all coefficients of the term are 0; under the LPM a singular block is tested on
     its varying directions, with ``df`` their number, or replaced by a Friedman/sign test over
-    problems, or left null, as the note says), ``p``, ``dist`` (``"F(q,G-1)"``: p from F = chi2 / q on
-    (df, df_denom) degrees of freedom, for a cluster-robust fit; ``"chi2"``: p from chi2(df), for a
+    problems, or left null, as the note says), ``p``, ``dist`` (``"F(q,G-q)"``: p from the
+    Hotelling-type F = (G - q) / ((G - 1) q) * chi2 on (df, df_denom = G - q), for a cluster-robust
+    fit with G > q problems; ``"F(q,G-1)"``: F = chi2 / q on (df, G - 1), only when G <= q;
+    ``"chi2"``: p from chi2(df), for a
     model-based covariance; ``"exact"``: sign test over problems, chi2 null; ``"friedman"``: Friedman
-    test over problems, ``chi2`` its statistic; null when not tested), ``df_denom`` (G - 1 for
-    ``"F(q,G-1)"``, else null), ``note``.
+    test over problems, ``chi2`` its statistic; null when not tested), ``df_denom`` (G - q or G - 1 for
+    the F references, else null), ``note``.
 
     ``method`` is ``"gee-logit"``, ``"fe-logit"``, ``"logit"`` (a single problem), or with a fallback
     ``"gee-lpm (separation fallback)"`` / ``"gee-lpm (degenerate-fit fallback)"`` (``"lpm (...)"`` for a
@@ -149,7 +151,7 @@ class EffectTable:
 def _test_reference(r: dict[str, object]) -> str:
     """How a joint test's p was obtained, e.g. 'F(2, 23)', 'chi2(2)', 'sign test', 'Friedman'."""
     kind = r["dist"]
-    if kind == TEST_F:
+    if kind in (TEST_F, TEST_HOTELLING):
         return f"F({r['df']}, {r['df_denom']})"
     if kind == TEST_CHI2:
         return f"chi2({r['df']})"

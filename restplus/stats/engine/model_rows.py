@@ -13,7 +13,7 @@ Friedman (or sign) test over problems, and an interaction's is left out with a n
 Reference distributions (:mod:`restplus.stats.engine.small_sample`): for a cluster-robust fit every row's z
 (an ``estimate / SE`` statistic, kept under that name) is referred to t(G - 1), for its p-value and
 its delta and odds-ratio intervals alike, and every joint Wald chi2 on q restrictions to
-F(q, G - 1) as chi2 / q; a model-based fit keeps normal / chi2. Each row and test records the
+the Hotelling-type F((G - q) / ((G - 1) q) chi2; q, G - q); a model-based fit keeps normal / chi2. Each row and test records the
 reference in ``dist`` and ``df_denom``.
 """
 
@@ -120,9 +120,9 @@ def _joint_tests(df: pl.DataFrame, design: Design, fit: Fit, dist: Reference, lp
         if res.problem is None:
             note = "; ".join(x for x in (lpm_note, res.note) if x) or None
             # joint_wald's own p is chi2-based; the reference of this fit decides (chi2 or F = chi2 / q)
-            p = dist.p_joint(float(res.chi2), res.df)  # type: ignore[arg-type]
-            out.append({"term": term, "df": res.df, "chi2": res.chi2, "p": p, "dist": dist.test_dist,
-                        "df_denom": dist.df_denom, "note": note})
+            p, kind, df_denom = dist.joint(float(res.chi2), res.df)  # type: ignore[arg-type]
+            out.append({"term": term, "df": res.df, "chi2": res.chi2, "p": p, "dist": kind,
+                        "df_denom": df_denom, "note": note})
         elif term in design.factors:
             kept = [lv for lv in design.levels[term] if lv == design.reference[term]
                     or design.index({term: lv}) is not None]
