@@ -14,7 +14,8 @@ A cluster-robust covariance from G problems is itself noisy, so normal-based p-v
 evidence when G is small (24 problems once gave a Holm p of 3.7e-69). For every cluster-robust fit,
 the logit and the LPM fallback alike and at any G, rows use Student t with G - 1 degrees of freedom
 for p and intervals, and joint tests use the Hotelling-type F = (G - q) / ((G - 1) q) * chi2 on
-(q, G - q) df; ``chi2`` stays the Wald statistic. The logit is included because its sandwich has the same small-G problem (with ``cov_type=
+(q, G - q) df; ``chi2`` stays the Wald statistic. The logit is included because its sandwich has
+the same small-G problem (with ``cov_type=
 "auto"`` below 40 problems it is the bias-reduced Mancl-DeRouen one, which fixes the covariance's
 downward bias but not its noise); with many problems t(G - 1) is the normal distribution in all but
 name, so large tables are essentially unchanged. Model-based fits (one problem, ``cov_type="naive"``)

@@ -13,8 +13,8 @@ Friedman (or sign) test over problems, and an interaction's is left out with a n
 Reference distributions (:mod:`restplus.stats.engine.small_sample`): for a cluster-robust fit every row's z
 (an ``estimate / SE`` statistic, kept under that name) is referred to t(G - 1), for its p-value and
 its delta and odds-ratio intervals alike, and every joint Wald chi2 on q restrictions to
-the Hotelling-type F((G - q) / ((G - 1) q) chi2; q, G - q); a model-based fit keeps normal / chi2. Each row and test records the
-reference in ``dist`` and ``df_denom``.
+the Hotelling-type F((G - q) / ((G - 1) q) chi2; q, G - q); a model-based fit keeps normal / chi2.
+Each row and test records the reference in ``dist`` and ``df_denom``.
 """
 
 from __future__ import annotations
