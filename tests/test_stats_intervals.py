@@ -56,3 +56,26 @@ def test_clopper_pearson_matches_the_beta_quantiles():
     assert lo[0] == 0.0 and hi[2] == 1.0
     assert abs(lo[1] - beta.ppf(0.025, 3, 8)) < 1e-12 and abs(hi[1] - beta.ppf(0.975, 4, 7)) < 1e-12
     assert abs(hi[0] - beta.ppf(0.975, 1, 10)) < 1e-12
+
+
+def test_effect_rows_p_and_ci_agree_with_interactions():
+    """Issue 20 item 3: p tests the row's delta (AME), so p < 0.05 exactly when the 95 % CI excludes 0;
+    the conditional coefficient test is p_coef."""
+    import warnings
+
+    from restplus.stats import AnalysisWarning, effects
+
+    eff = {"dpi": {"200": 0.0, "100": -0.5, "50": -1.2}, "color": {"black": 0.0, "red": 0.3, "blue": -0.4}}
+    seen_coef_differs = False
+    for seed in range(3):
+        t = simulate_table(30, eff, modalities=("image", "mixed"), seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AnalysisWarning)
+            tab = effects(t, ["dpi", "color"], reference={"dpi": "200", "color": "black"}, interactions=2,
+                          correction="holm")
+        for r in tab.frame.iter_rows(named=True):
+            excludes = r["delta_ci_low"] > 0 or r["delta_ci_high"] < 0
+            assert excludes == (r["p"] < 0.05), r
+            assert r["p_coef"] is not None and r["p_coef_adj"] >= r["p_coef"] - 1e-15
+            seen_coef_differs |= abs(r["p"] - r["p_coef"]) > 1e-3
+    assert seen_coef_differs  # the two tests are different estimands with interactions

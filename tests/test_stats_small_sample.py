@@ -145,7 +145,8 @@ def test_logit_path_uses_t_and_f_as_well():
     r = row(e, "color", "red")
     name = "C(color, Treatment('black'))[T.red]"
     assert r["dist"] == "t(G-1)" and r["df_denom"] == 11
-    assert r["p"] == pytest.approx(2 * t_dist.sf(abs(res.tvalues[name]), 11), rel=1e-6)
+    assert r["p_coef"] == pytest.approx(2 * t_dist.sf(abs(res.tvalues[name]), 11), rel=1e-6)
+    assert r["p"] == pytest.approx(2 * t_dist.sf(abs(r["z"]), 11), rel=1e-9)  # p tests the delta
     q = t_dist.ppf(0.975, 11)
     beta, se = res.params[name], res.bse[name]
     assert (r["or_ci_low"], r["or_ci_high"]) == pytest.approx((np.exp(beta - q * se), np.exp(beta + q * se)), rel=1e-6)

@@ -13,7 +13,7 @@ from .small_sample import ROW_EXACT, TEST_CHI2, TEST_EXACT, TEST_F, TEST_FRIEDMA
 
 EFFECT_COLUMNS = ("term", "level", "reference", "n", "n_problems", "acc_level", "acc_reference", "delta",
                   "delta_ci_low", "delta_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "z", "p", "p_adj",
-                  "dist", "df_denom", "note")
+                  "p_coef", "p_coef_adj", "dist", "df_denom", "note")
 TEST_COLUMNS = ("term", "df", "chi2", "p", "dist", "df_denom", "note")
 
 _HEADERS = ("Term", "Level", "Ref.", "n", "Acc. level (%)", "Acc. ref. (%)", "Delta (pp) [95% CI]",
@@ -42,9 +42,14 @@ class EffectTable:
     - ``odds_ratio``, ``or_ci_low``, ``or_ci_high``: exp(coefficient) and its Wald interval (same
       critical value). With interactions in the model a main-effect OR is conditional on the other
       factors at reference; an interaction OR is a ratio of odds ratios. Null under the LPM fallback;
-    - ``z``, ``p``: Wald statistic (estimate / SE; named ``z`` whatever its reference) and two-sided
-      p-value of the coefficient (log odds ratio = 0); under the LPM fallback, of the row's delta
-      itself. ``p_adj``: adjusted over all rows of the table (``correction``);
+    - ``z``, ``p``: Wald statistic (delta / its delta-method SE; named ``z`` whatever its reference)
+      and two-sided p-value that the row's delta is 0: the same estimand and covariance as the delta
+      CI, so ``p < 1 - ci`` exactly when the CI excludes 0. ``p_adj``: adjusted over all rows of the
+      table (``correction``);
+    - ``p_coef``, ``p_coef_adj``: Wald test of the coefficient (logit: log odds ratio = 0; LPM: the
+      linear coefficient), same reference, and its adjustment over the table. Without interactions
+      it tests the same hypothesis as ``p`` on another scale; with interactions a main-effect
+      coefficient is conditional on the other factors at reference (not the averaged ``delta``);
     - ``dist``: reference distribution of ``p`` and the interval: ``"t(G-1)"`` for a cluster-robust
       fit (G = problems, or informative problems for ``fe-logit``; any G, so large tables are as
       with the normal), ``"normal"`` for a model-based covariance (a single problem, ``cov_type=

@@ -348,9 +348,13 @@ def _finish(rows: list[dict[str, Any]], correction: str) -> pl.DataFrame:
                    "dist": pl.Utf8, "df_denom": pl.Int64, "note": pl.Utf8})
     for r in rows:
         r.setdefault("p_adj", None)
+        r.setdefault("p_coef", None)  # exact rows have no coefficient
+        r.setdefault("p_coef_adj", None)
     frame = pl.DataFrame(rows, schema=schema).select(EFFECT_COLUMNS)
     adj = adjust_pvalues(frame.get_column("p").to_numpy(), correction)
-    return frame.with_columns(pl.Series("p_adj", adj).fill_nan(None))
+    adj_coef = adjust_pvalues(frame.get_column("p_coef").to_numpy(), correction)
+    return frame.with_columns(pl.Series("p_adj", adj).fill_nan(None),
+                              pl.Series("p_coef_adj", adj_coef).fill_nan(None))
 
 
 def _warn_if_not_crossed(df: pl.DataFrame, factors: list[str], sink: list[str]) -> None:
