@@ -79,3 +79,36 @@ def test_effect_rows_p_and_ci_agree_with_interactions():
             assert r["p_coef"] is not None and r["p_coef_adj"] >= r["p_coef"] - 1e-15
             seen_coef_differs |= abs(r["p"] - r["p_coef"]) > 1e-3
     assert seen_coef_differs  # the two tests are different estimands with interactions
+
+
+def test_union_design_per_level_rows_are_scoped_to_the_arm():
+    """Issue 20 item 2, on the REST+ grid: font levels are compared over the font x dpi arm only."""
+    from pathlib import Path
+
+    from restplus.grammar.spec import load_grid
+    from restplus.schema import level_label
+
+    grid = load_grid(Path(__file__).resolve().parents[1] / "perturbations" / "rest_plus.yaml")
+    visual = ["font", "dpi", "text_color"]
+    conds = {tuple(level_label(dict(c.assignment)[f]) for f in visual)
+             for c in grid.cells() if dict(c.assignment).get("font") is not None}
+    eff = {"font": {"DejaVu Sans": 0.0, "Liberation Mono": -0.2, "Kalam": -0.6},
+           "dpi": {"50": -1.5, "100": -0.3, "200": 0.0},
+           "text_color": {"black": 0.0, "red": 0.2, "green": 0.2, "blue": 0.2, "yellow": 0.4}}
+    full = simulate_table(24, eff, seed=5)
+    keep = pl.Series([r in conds or r[0] is None for r in full.select(visual).iter_rows()])
+    t = full.filter(keep)
+    m = consistency(t, visual, scopes=["factor"], gated="ungated", n_boot=50)
+    font = m.filter((pl.col("factor") == "font") & (pl.col("metric") == "rer"))
+    assert set(font.get_column("within")) == {"arm font×dpi"}
+    # every font level over the same 3 dpi cells (colour black) x 24 problems
+    assert font.get_column("n_units").to_list() == [3 * 24] * 3
+    color = m.filter((pl.col("factor") == "text_color") & (pl.col("metric") == "rer"))
+    assert set(color.get_column("within")) == {"arm text_color"}
+    assert color.get_column("n_units").to_list() == [24] * 5
+    # the scoped DejaVu Sans value is the font x dpi arm's own (black cells only)
+    arm = t.filter((pl.col("text_color") == "black") | pl.col("text_color").is_null())
+    own = consistency(arm, ["font", "dpi"], scopes=["factor"], gated="ungated", n_boot=0)
+    ref = own.filter((pl.col("factor") == "font") & (pl.col("level") == "DejaVu Sans") & (pl.col("metric") == "rer"))
+    got = font.filter(pl.col("level") == "DejaVu Sans")
+    assert got["value"][0] == ref["value"][0] and ref["within"][0] is None  # crossed: no scope name

@@ -44,7 +44,7 @@ from .units import build_units, present_modalities
 Scope = Literal["overall", "factor", "cell"]
 SCOPES = ("overall", "factor", "cell")
 GATED_CHOICES = ("both", "gated", "ungated")
-METRIC_COLUMNS = ("scope", "factor", "level", "metric", "value", "ci_low", "ci_high", "n_units",
+METRIC_COLUMNS = ("scope", "within", "factor", "level", "metric", "value", "ci_low", "ci_high", "n_units",
                   "n_problems", "gated", "note")
 
 
@@ -74,6 +74,10 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
 
     - the ``by`` columns;
     - ``scope``: ``overall`` | ``factor`` | ``cell``;
+    - ``within``: for ``factor`` rows of a design that is not fully crossed (a union such as REST+),
+      the cells every level of the factor is summarised over, e.g. ``"arm font×dpi"``: conditions
+      where the factor varies with the other factors at that arm's own levels, so the levels are
+      compared over the same cells. Null when that is every cell;
     - ``factor``: factor name (scope factor), the factors joined by ``:`` (cell), null (overall);
     - ``level``: the level (factor), levels joined by ``:`` (cell), null (overall);
     - ``metric``: see the module docstring;
@@ -178,6 +182,34 @@ def _unit_stats(u: pl.DataFrame, mods: list[str], names: list[str]) -> np.ndarra
     return u.select([exprs[n].cast(pl.Float64).alias(n) for n in names]).to_numpy()
 
 
+def _matched_cells(u: pl.DataFrame, factors: list[str], factor: str, n_levels: int) -> np.ndarray:
+    """Units whose condition has every level of ``factor`` observed with the other factors as they are.
+
+    In a fully crossed grid that is every unit. In a union design (REST+: ``font x dpi`` union a colour
+    arm) it is the arm(s) where ``factor`` varies, other factors at that arm's own levels, so each
+    level of the factor is summarised over the same cells (pooling every cell with DejaVu Sans, the
+    reference font, would mix the colour arm into it and not into Kalam).
+    """
+    others = [f for f in factors if f != factor]
+    if not others:
+        return np.ones(u.height, dtype=bool)
+    lines = u.select([*others, factor]).unique().group_by(others).agg(pl.col(factor).n_unique().alias("_k"))
+    full = lines.filter(pl.col("_k") == n_levels).select(others).with_columns(pl.lit(True).alias("_keep"))
+    if full.height == 0:  # no matched line at all: summarise over every cell (as before), see `within`
+        return np.ones(u.height, dtype=bool)
+    keep = u.select(others).join(full, on=others, how="left", maintain_order="left").get_column("_keep")
+    return keep.fill_null(False).to_numpy()
+
+
+def _within(u: pl.DataFrame, factors: list[str], codes: np.ndarray) -> str | None:
+    """Name of the cells a per-level row summarises: null for every cell, else ``"arm a×b"``."""
+    if (codes >= 0).all():
+        return None
+    kept = u.filter(pl.Series(codes >= 0)).select(factors)
+    varying = [f for f in factors if kept.get_column(f).n_unique() > 1]
+    return "arm " + "×".join(varying)
+
+
 def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | None,
                  orders: dict[str, list[str]]) -> tuple[np.ndarray, list[tuple[str | None, str | None]]]:
     """Group code per unit and the (factor, level) label of each group."""
@@ -188,7 +220,8 @@ def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | 
         levels = sorted(u.get_column(factor).unique().to_list(), key=order_key(orders.get(factor)))
         codes = u.get_column(factor).replace_strict({lv: i for i, lv in enumerate(levels)},
                                                     return_dtype=pl.Int64).to_numpy()
-        return codes, [(factor, lv) for lv in levels]
+        keep = _matched_cells(u, factors, factor, len(levels))
+        return np.where(keep, codes, -1), [(factor, lv) for lv in levels]
     keys = [order_key(orders.get(f)) for f in factors]
     rows = sorted(u.select(factors).unique().iter_rows(), key=lambda r: tuple(k(v) for k, v in zip(keys, r)))
     cells = pl.DataFrame(rows, schema={f: pl.Utf8 for f in factors}, orient="row").with_row_index("_cell")
@@ -217,7 +250,9 @@ def _metrics_for(u: pl.DataFrame, pcode: np.ndarray, n_prob: int, weights: np.nd
     rows: list[dict[str, Any]] = []
     for scope, factor in plan:
         codes, labels = _scope_codes(u, factors, scope, factor, orders)
-        cs = cluster_sums(codes, pcode, stats, len(labels), n_prob)
+        within = _within(u, factors, codes) if scope == "factor" else None
+        keep = codes >= 0
+        cs = cluster_sums(codes[keep], pcode[keep], stats[keep], len(labels), n_prob)
         tot = cs.totals()  # (G, K)
         present = cs.sums > 0  # (P, G, K): which problems contribute to each sum
         reps = replicate_sums(cs, n_boot, 0, weights=weights) if weights is not None else None
@@ -251,11 +286,11 @@ def _metrics_for(u: pl.DataFrame, pcode: np.ndarray, n_prob: int, weights: np.nd
                              f"(n_units / cluster design effect {n_units[g] / n_eff[g]:.2f})")
                     note = extra if note is None else f"{note}; {extra}"
                 ok_ci = n_problems[g] > 1 and np.isfinite(point[g])
-                rows.append({"scope": scope, "factor": fac, "level": lev, "metric": metric,
+                rows.append({"scope": scope, "within": within, "factor": fac, "level": lev, "metric": metric,
                              "value": float(point[g]), "ci_low": float(lo[g]) if ok_ci else None,
                              "ci_high": float(hi[g]) if ok_ci else None, "n_units": int(n_units[g]),
                              "n_problems": int(n_problems[g]), "gated": gated, "note": note})
-    frame = pl.DataFrame(rows, schema={"scope": pl.Utf8, "factor": pl.Utf8, "level": pl.Utf8,
+    frame = pl.DataFrame(rows, schema={"scope": pl.Utf8, "within": pl.Utf8, "factor": pl.Utf8, "level": pl.Utf8,
                                        "metric": pl.Utf8, "value": pl.Float64, "ci_low": pl.Float64,
                                        "ci_high": pl.Float64, "n_units": pl.Int64, "n_problems": pl.Int64,
                                        "gated": pl.Boolean, "note": pl.Utf8})
