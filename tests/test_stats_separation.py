@@ -95,7 +95,7 @@ def assert_honest(e, t: pl.DataFrame) -> None:
         elif "not a Wald test" in (r["note"] or ""):
             expected = ("friedman" if "Friedman" in r["note"] else "exact", None)
         else:
-            expected = ("F(q,G-1)", e.n_problems - 1)
+            expected = ("F(q,G-q)", e.n_problems - r["df"])
         assert (r["dist"], r["df_denom"]) == expected, r
 
 

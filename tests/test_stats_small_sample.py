@@ -101,7 +101,8 @@ def test_two_df_joint_test_with_8_problems_is_f_2_7():
     e = quiet_effects(t, ["dpi", "color", "font"], correction="none")
     assert e.method.startswith("gee-lpm")
     test = e.tests.filter(pl.col("term") == "font").row(0, named=True)
-    assert test["df"] == 2 and test["dist"] == "F(q,G-1)" and test["df_denom"] == 7
+    # Hotelling-type reference: F = (G - q) / ((G - 1) q) * W on (q, G - q) = (2, 6)
+    assert test["df"] == 2 and test["dist"] == "F(q,G-q)" and test["df_denom"] == 6
     res = sm_gee(t, "correct ~ C(dpi, Treatment('200')) + C(color, Treatment('black')) + "
                     "C(font, Treatment('sans'))", sm.families.Gaussian(), "bias_reduced")
     names = list(res.params.index)
@@ -110,7 +111,8 @@ def test_two_df_joint_test_with_8_problems_is_f_2_7():
         R[i, names.index(f"C(font, Treatment('sans'))[T.{lv}]")] = 1.0
     wald = float(res.wald_test(R, scalar=True, use_f=False).statistic)
     assert test["chi2"] == pytest.approx(wald, rel=1e-6)  # chi2 stays the Wald statistic
-    assert test["p"] == pytest.approx(f_dist.sf(wald / 2, 2, 7), rel=1e-9)
+    assert test["p"] == pytest.approx(f_dist.sf(6 / (7 * 2) * wald, 2, 6), rel=1e-9)
+    assert test["p"] > f_dist.sf(wald / 2, 2, 7)  # more cautious than W / q on (q, G - 1)
     assert test["p"] > chi2_dist.sf(wald, 2)
 
 
@@ -143,13 +145,15 @@ def test_logit_path_uses_t_and_f_as_well():
     r = row(e, "color", "red")
     name = "C(color, Treatment('black'))[T.red]"
     assert r["dist"] == "t(G-1)" and r["df_denom"] == 11
-    assert r["p"] == pytest.approx(2 * t_dist.sf(abs(res.tvalues[name]), 11), rel=1e-6)
+    assert r["p_coef"] == pytest.approx(2 * t_dist.sf(abs(res.tvalues[name]), 11), rel=1e-6)
+    assert r["p"] == pytest.approx(2 * t_dist.sf(abs(r["z"]), 11), rel=1e-9)  # p tests the delta
     q = t_dist.ppf(0.975, 11)
     beta, se = res.params[name], res.bse[name]
     assert (r["or_ci_low"], r["or_ci_high"]) == pytest.approx((np.exp(beta - q * se), np.exp(beta + q * se)), rel=1e-6)
     for test in e.tests.iter_rows(named=True):
-        assert test["dist"] == "F(q,G-1)" and test["df_denom"] == 11
-        assert test["p"] == pytest.approx(f_dist.sf(test["chi2"] / test["df"], test["df"], 11), rel=1e-9)
+        q = test["df"]
+        assert test["dist"] == "F(q,G-q)" and test["df_denom"] == 12 - q
+        assert test["p"] == pytest.approx(f_dist.sf((12 - q) / (11 * q) * test["chi2"], q, 12 - q), rel=1e-9)
 
 
 def test_model_based_covariances_keep_the_normal_reference():
@@ -173,7 +177,7 @@ def test_fe_logit_takes_df_from_the_informative_problems():
         (pl.col("a") > 0) & (pl.col("a") < 1)).height
     e = quiet_effects(t, ["dpi", "color"], method="fe-logit")
     assert e.frame.get_column("df_denom").to_list() == [informative - 1] * e.frame.height
-    assert e.tests.get_column("df_denom").to_list() == [informative - 1] * e.tests.height
+    assert e.tests.get_column("df_denom").to_list() == [informative - q for q in e.tests.get_column("df")]
 
 
 def test_exact_rows_and_tests_are_labelled():
@@ -192,7 +196,8 @@ def test_exact_rows_and_tests_are_labelled():
     assert i100["z"] is not None and i100["dist"] == "t(G-1)" and i100["df_denom"] == 8
     tests = {r["term"]: r for r in e.tests.iter_rows(named=True)}
     assert tests["dpi"]["dist"] == "friedman" and tests["dpi"]["chi2"] is not None
-    assert tests["dpi:color"]["dist"] == "F(q,G-1)" and tests["dpi:color"]["df_denom"] == 8
+    q = tests["dpi:color"]["df"]
+    assert tests["dpi:color"]["dist"] == "F(q,G-q)" and tests["dpi:color"]["df_denom"] == 9 - q
 
 
 def test_renderings_name_the_reference():
@@ -200,7 +205,7 @@ def test_renderings_name_the_reference():
     e = quiet_effects(t, ["dpi", "color", "font"])
     md, text, tex = e.to_markdown(), str(e), e.tests_to_latex()
     assert "t(7) reference" in md and "t(7) reference" in text
-    assert "F(2, 7)" in md and "F(1, 7)" in text and "F(2, 7)" in tex
+    assert "F(2, 6)" in md and "F(1, 7)" in text and "F(2, 6)" in tex
     back = pl.read_csv(io.StringIO(e.to_csv()))
     assert set(back.get_column("dist")) == {"t(G-1)"} and set(back.get_column("df_denom")) == {7}
 
@@ -211,6 +216,10 @@ def test_reference_is_one_family(z, df, ci):
     ref = Reference(df)
     # a 1-df joint test is the square of a row's statistic: F(1, v) = t(v)^2 and chi2(1) = z^2
     assert ref.p_joint(z * z, 1) == pytest.approx(ref.p_row(z), rel=1e-6, abs=1e-300)
+    # the Hotelling-type reference is never less cautious than W / q on (q, G - 1)
+    if df is not None and df + 1 > 3:
+        w = z * z * 3
+        assert ref.p_joint(w, 3) >= f_dist.sf(w / 3, 3, df) - 1e-12
     # the row's interval and its p agree: |z| at the critical value is p = 1 - ci
     assert ref.p_row(ref.critical(ci)) == pytest.approx(1 - ci, rel=1e-6)
     if df is not None:  # t is wider than the normal, and tends to it

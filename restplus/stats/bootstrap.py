@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import beta as beta_dist
 
 from restplus.errors import AnalysisError
 
@@ -129,3 +130,38 @@ def kappa_from_sums(n: np.ndarray, n11: np.ndarray, n10: np.ndarray, n01: np.nda
         pe = p1 * p2 + (1 - p1) * (1 - p2)
         out = (po - pe) / (1 - pe)
     return np.where((n > 0) & (np.abs(1 - pe) > 1e-12), out, np.nan)
+
+
+def design_effect(y: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Cluster design effect of the ratio ``sum y / sum n`` per group; ``y``, ``n`` are (P, G) per-problem sums.
+
+    The linearised cluster variance ``G/(G-1) * sum_p (y_p - R n_p)^2 / N^2`` over the binomial one
+    ``R (1 - R) / N``, floored at 1 (a design effect below 1 would claim more information than
+    independent units carry). Where the binomial variance is 0 (R at 0 or 1) the ratio is 0/0, so the
+    worst case is taken: 1 when every problem has at most one unit in the group (units are then
+    independent across problems), else ``N / G`` (every problem's units perfectly correlated).
+    """
+    big_n = n.sum(axis=0)
+    g = (n > 0).sum(axis=0)
+    r = ratio(y.sum(axis=0), big_n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resid = y - np.where(np.isfinite(r), r, 0.0)[None] * n
+        v = np.where(g > 1, g / np.maximum(g - 1, 1) * (resid ** 2).sum(axis=0) / big_n ** 2, np.nan)
+        binom = r * (1 - r) / big_n
+        deff = np.where(binom > 0, np.maximum(1.0, v / np.where(binom > 0, binom, 1.0)), np.nan)
+    worst = np.where(n.max(axis=0) <= 1, 1.0, big_n / np.maximum(g, 1))
+    return np.where(np.isfinite(deff), deff, np.maximum(worst, 1.0))
+
+
+def clopper_pearson(x: np.ndarray, n: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson (exact binomial) interval for ``x`` successes in ``n`` trials, vectorised.
+
+    ``x`` and ``n`` may be non-integer (an effective sample size ``n / design effect`` and
+    ``x = share * n``): the beta-quantile form extends continuously. Valid at x = 0 and x = n, where
+    a percentile bootstrap collapses to a point.
+    """
+    a = (1 - ci) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(x > 0, beta_dist.ppf(a, np.maximum(x, 1e-12), n - x + 1), 0.0)
+        hi = np.where(x < n, beta_dist.ppf(1 - a, x + 1, np.maximum(n - x, 1e-12)), 1.0)
+    return lo, hi

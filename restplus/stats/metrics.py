@@ -29,13 +29,22 @@ from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 from restplus.errors import AnalysisError, unknown_name
 
 from ._common import ensure_single_model, level_orders, order_key, prepare, warn
-from .bootstrap import bootstrap_weights, cluster_sums, kappa_from_sums, percentile_ci, ratio, replicate_sums
+from .bootstrap import (
+    bootstrap_weights,
+    clopper_pearson,
+    cluster_sums,
+    design_effect,
+    kappa_from_sums,
+    percentile_ci,
+    ratio,
+    replicate_sums,
+)
 from .units import build_units, present_modalities
 
 Scope = Literal["overall", "factor", "cell"]
 SCOPES = ("overall", "factor", "cell")
 GATED_CHOICES = ("both", "gated", "ungated")
-METRIC_COLUMNS = ("scope", "factor", "level", "metric", "value", "ci_low", "ci_high", "n_units",
+METRIC_COLUMNS = ("scope", "within", "factor", "level", "metric", "value", "ci_low", "ci_high", "n_units",
                   "n_problems", "n_missing", "gated", "note")
 
 
@@ -66,6 +75,10 @@ def consistency(table: Any, factors: Sequence[str] = (), *, by: Sequence[str] = 
 
     - the ``by`` columns;
     - ``scope``: ``overall`` | ``factor`` | ``cell``;
+    - ``within``: for ``factor`` rows of a design that is not fully crossed (a union such as REST+),
+      the cells every level of the factor is summarised over, e.g. ``"arm font×dpi"``: conditions
+      where the factor varies with the other factors at that arm's own levels, so the levels are
+      compared over the same cells. Null when that is every cell;
     - ``factor``: factor name (scope factor), the factors joined by ``:`` (cell), null (overall);
     - ``level``: the level (factor), levels joined by ``:`` (cell), null (overall);
     - ``metric``: see the module docstring;
@@ -209,6 +222,34 @@ def _unit_stats(u: pl.DataFrame, mods: list[str], names: list[str]) -> np.ndarra
     return u.select([exprs[n].cast(pl.Float64).alias(n) for n in names]).to_numpy()
 
 
+def _matched_cells(u: pl.DataFrame, factors: list[str], factor: str, n_levels: int) -> np.ndarray:
+    """Units whose condition has every level of ``factor`` observed with the other factors as they are.
+
+    In a fully crossed grid that is every unit. In a union design (REST+: ``font x dpi`` union a colour
+    arm) it is the arm(s) where ``factor`` varies, other factors at that arm's own levels, so each
+    level of the factor is summarised over the same cells (pooling every cell with DejaVu Sans, the
+    reference font, would mix the colour arm into it and not into Kalam).
+    """
+    others = [f for f in factors if f != factor]
+    if not others:
+        return np.ones(u.height, dtype=bool)
+    lines = u.select([*others, factor]).unique().group_by(others).agg(pl.col(factor).n_unique().alias("_k"))
+    full = lines.filter(pl.col("_k") == n_levels).select(others).with_columns(pl.lit(True).alias("_keep"))
+    if full.height == 0:  # no matched line at all: summarise over every cell (as before), see `within`
+        return np.ones(u.height, dtype=bool)
+    keep = u.select(others).join(full, on=others, how="left", maintain_order="left").get_column("_keep")
+    return keep.fill_null(False).to_numpy()
+
+
+def _within(u: pl.DataFrame, factors: list[str], codes: np.ndarray) -> str | None:
+    """Name of the cells a per-level row summarises: null for every cell, else ``"arm a×b"``."""
+    if (codes >= 0).all():
+        return None
+    kept = u.filter(pl.Series(codes >= 0)).select(factors)
+    varying = [f for f in factors if kept.get_column(f).n_unique() > 1]
+    return "arm " + "×".join(varying)
+
+
 def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | None,
                  orders: dict[str, list[str]]) -> tuple[np.ndarray, list[tuple[str | None, str | None]]]:
     """Group code per unit and the (factor, level) label of each group."""
@@ -219,7 +260,8 @@ def _scope_codes(u: pl.DataFrame, factors: list[str], scope: str, factor: str | 
         levels = sorted(u.get_column(factor).unique().to_list(), key=order_key(orders.get(factor)))
         codes = u.get_column(factor).replace_strict({lv: i for i, lv in enumerate(levels)},
                                                     return_dtype=pl.Int64).to_numpy()
-        return codes, [(factor, lv) for lv in levels]
+        keep = _matched_cells(u, factors, factor, len(levels))
+        return np.where(keep, codes, -1), [(factor, lv) for lv in levels]
     keys = [order_key(orders.get(f)) for f in factors]
     rows = sorted(u.select(factors).unique().iter_rows(), key=lambda r: tuple(k(v) for k, v in zip(keys, r)))
     cells = pl.DataFrame(rows, schema={f: pl.Utf8 for f in factors}, orient="row").with_row_index("_cell")
@@ -248,7 +290,9 @@ def _metrics_for(u: pl.DataFrame, pcode: np.ndarray, n_prob: int, weights: np.nd
     rows: list[dict[str, Any]] = []
     for scope, factor in plan:
         codes, labels = _scope_codes(u, factors, scope, factor, orders)
-        cs = cluster_sums(codes, pcode, stats, len(labels), n_prob)
+        within = _within(u, factors, codes) if scope == "factor" else None
+        keep = codes >= 0
+        cs = cluster_sums(codes[keep], pcode[keep], stats[keep], len(labels), n_prob)
         tot = cs.totals()  # (G, K)
         present = cs.sums > 0  # (P, G, K): which problems contribute to each sum
         reps = replicate_sums(cs, n_boot, 0, weights=weights) if weights is not None else None
@@ -262,24 +306,62 @@ def _metrics_for(u: pl.DataFrame, pcode: np.ndarray, n_prob: int, weights: np.nd
             den_col = cols[1] if kind == "ratio" else cols[0]
             n_units = tot[:, den_col]
             n_problems = present[:, :, den_col].sum(axis=0)
+            boundary: np.ndarray = np.zeros(len(labels), dtype=bool)
+            n_eff = np.full(len(labels), np.nan)
             if reps is not None:
                 lo, hi, share_nan = percentile_ci(_metric_values(kind, reps[:, :, cols], len(mods)), ci)
+                if kind == "ratio":
+                    lo, hi, boundary, n_eff = _boundary_interval(cs.sums[:, :, cols[0]], cs.sums[:, :, cols[1]],
+                                                                 point, lo, hi, ci)
             else:
                 lo = hi = np.full(len(labels), np.nan)
                 share_nan = np.zeros(len(labels))
             for g, (fac, lev) in enumerate(labels):
                 note = _note(kind, point[g], n_units[g], n_problems[g], share_nan[g], n_boot)
+                if boundary[g] and n_problems[g] > 1:
+                    why = (f"value {point[g]:g} at the boundary" if point[g] in (0.0, 1.0) else
+                           "one unit per problem" if n_eff[g] == n_units[g] and n_units[g] == n_problems[g]
+                           else "bootstrap distribution degenerate")
+                    extra = (f"{why}: Clopper-Pearson interval on the effective sample size n_eff = {n_eff[g]:.1f} "
+                             f"(n_units / cluster design effect {n_units[g] / n_eff[g]:.2f})")
+                    note = extra if note is None else f"{note}; {extra}"
                 ok_ci = n_problems[g] > 1 and np.isfinite(point[g])
-                rows.append({"scope": scope, "factor": fac, "level": lev, "metric": metric,
+                rows.append({"scope": scope, "within": within, "factor": fac, "level": lev, "metric": metric,
                              "value": float(point[g]), "ci_low": float(lo[g]) if ok_ci else None,
                              "ci_high": float(hi[g]) if ok_ci else None, "n_units": int(n_units[g]),
                              "n_problems": int(n_problems[g]), "gated": gated, "note": note})
-    frame = pl.DataFrame(rows, schema={"scope": pl.Utf8, "factor": pl.Utf8, "level": pl.Utf8,
+    frame = pl.DataFrame(rows, schema={"scope": pl.Utf8, "within": pl.Utf8, "factor": pl.Utf8, "level": pl.Utf8,
                                        "metric": pl.Utf8, "value": pl.Float64, "ci_low": pl.Float64,
                                        "ci_high": pl.Float64, "n_units": pl.Int64, "n_problems": pl.Int64,
                                        "gated": pl.Boolean, "note": pl.Utf8})
     return frame.with_columns(pl.col("value").fill_nan(None), pl.col("ci_low").fill_nan(None),
                               pl.col("ci_high").fill_nan(None))
+
+
+def _boundary_interval(y: np.ndarray, n: np.ndarray, point: np.ndarray, lo: np.ndarray, hi: np.ndarray, ci: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Replace percentile intervals that cannot cover: a share at 0 or 1, or a degenerate bootstrap.
+
+    A percentile bootstrap of a share observed at 0 (no problem in the cell solved it) returns
+    [0, 0] whatever the true rate; with 15 problems and a true all-correct rate of 0.05 that happens
+    in a third of samples. There the interval is Clopper-Pearson on the clustered effective sample
+    size ``n_eff = n_units / design effect`` (:func:`restplus.stats.bootstrap.design_effect`), which
+    is valid at the boundary and, per cell, uses n_eff = n_problems exactly (one unit per problem).
+    Every problem contributing at most one unit (a cell) is treated the same way: the count is then
+    binomial and the exact interval holds its coverage where the percentile bootstrap does not.
+    Returns (lo, hi, replaced, n_eff); ``y`` and ``n`` are (P, G) per-problem numerator/denominator sums.
+    """
+    n_eff = n.sum(axis=0) / design_effect(y, n)
+    with np.errstate(invalid="ignore"):
+        # one unit per problem (every cell): the count is exactly binomial, and the exact interval
+        # covers where the percentile bootstrap of 15 problems runs at 0.85-0.92
+        single = n.max(axis=0) <= 1
+        replaced = np.isfinite(point) & ((point <= 0) | (point >= 1) | ~(hi - lo > 1e-12) | single)
+    if replaced.any():
+        x = np.where(np.isfinite(point), point, 0.0) * n_eff
+        c_lo, c_hi = clopper_pearson(x, n_eff, ci)
+        lo, hi = np.where(replaced, c_lo, lo), np.where(replaced, c_hi, hi)
+    return lo, hi, replaced, n_eff
 
 
 def _metric_values(kind: str, s: np.ndarray, n_mods: int) -> np.ndarray:

@@ -9,11 +9,11 @@ from pathlib import Path
 import polars as pl
 
 from .. import _format as fmt
-from .small_sample import ROW_EXACT, TEST_CHI2, TEST_EXACT, TEST_F, TEST_FRIEDMAN
+from .small_sample import ROW_EXACT, TEST_CHI2, TEST_EXACT, TEST_F, TEST_FRIEDMAN, TEST_HOTELLING
 
 EFFECT_COLUMNS = ("term", "level", "reference", "n", "n_problems", "acc_level", "acc_reference", "delta",
                   "delta_ci_low", "delta_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "z", "p", "p_adj",
-                  "dist", "df_denom", "note")
+                  "p_coef", "p_coef_adj", "dist", "df_denom", "note")
 TEST_COLUMNS = ("term", "df", "chi2", "p", "dist", "df_denom", "note")
 
 _HEADERS = ("Term", "Level", "Ref.", "n", "Acc. level (%)", "Acc. ref. (%)", "Delta (pp) [95% CI]",
@@ -42,9 +42,14 @@ class EffectTable:
     - ``odds_ratio``, ``or_ci_low``, ``or_ci_high``: exp(coefficient) and its Wald interval (same
       critical value). With interactions in the model a main-effect OR is conditional on the other
       factors at reference; an interaction OR is a ratio of odds ratios. Null under the LPM fallback;
-    - ``z``, ``p``: Wald statistic (estimate / SE; named ``z`` whatever its reference) and two-sided
-      p-value of the coefficient (log odds ratio = 0); under the LPM fallback, of the row's delta
-      itself. ``p_adj``: adjusted over all rows of the table (``correction``);
+    - ``z``, ``p``: Wald statistic (delta / its delta-method SE; named ``z`` whatever its reference)
+      and two-sided p-value that the row's delta is 0: the same estimand and covariance as the delta
+      CI, so ``p < 1 - ci`` exactly when the CI excludes 0. ``p_adj``: adjusted over all rows of the
+      table (``correction``);
+    - ``p_coef``, ``p_coef_adj``: Wald test of the coefficient (logit: log odds ratio = 0; LPM: the
+      linear coefficient), same reference, and its adjustment over the table. Without interactions
+      it tests the same hypothesis as ``p`` on another scale; with interactions a main-effect
+      coefficient is conditional on the other factors at reference (not the averaged ``delta``);
     - ``dist``: reference distribution of ``p`` and the interval: ``"t(G-1)"`` for a cluster-robust
       fit (G = problems, or informative problems for ``fe-logit``; any G, so large tables are as
       with the normal), ``"normal"`` for a model-based covariance (a single problem, ``cov_type=
@@ -58,11 +63,13 @@ class EffectTable:
     ``tests`` columns: ``term``, ``df`` (q, the number of restrictions), ``chi2`` (the joint Wald
     statistic that all coefficients of the term are 0; under the LPM a singular block is tested on
     its varying directions, with ``df`` their number, or replaced by a Friedman/sign test over
-    problems, or left null, as the note says), ``p``, ``dist`` (``"F(q,G-1)"``: p from F = chi2 / q on
-    (df, df_denom) degrees of freedom, for a cluster-robust fit; ``"chi2"``: p from chi2(df), for a
+    problems, or left null, as the note says), ``p``, ``dist`` (``"F(q,G-q)"``: p from the
+    Hotelling-type F = (G - q) / ((G - 1) q) * chi2 on (df, df_denom = G - q), for a cluster-robust
+    fit with G > q problems; ``"F(q,G-1)"``: F = chi2 / q on (df, G - 1), only when G <= q;
+    ``"chi2"``: p from chi2(df), for a
     model-based covariance; ``"exact"``: sign test over problems, chi2 null; ``"friedman"``: Friedman
-    test over problems, ``chi2`` its statistic; null when not tested), ``df_denom`` (G - 1 for
-    ``"F(q,G-1)"``, else null), ``note``.
+    test over problems, ``chi2`` its statistic; null when not tested), ``df_denom`` (G - q or G - 1 for
+    the F references, else null), ``note``.
 
     ``method`` is ``"gee-logit"``, ``"fe-logit"``, ``"logit"`` (a single problem), or with a fallback
     ``"gee-lpm (separation fallback)"`` / ``"gee-lpm (degenerate-fit fallback)"`` (``"lpm (...)"`` for a
@@ -149,7 +156,7 @@ class EffectTable:
 def _test_reference(r: dict[str, object]) -> str:
     """How a joint test's p was obtained, e.g. 'F(2, 23)', 'chi2(2)', 'sign test', 'Friedman'."""
     kind = r["dist"]
-    if kind == TEST_F:
+    if kind in (TEST_F, TEST_HOTELLING):
         return f"F({r['df']}, {r['df_denom']})"
     if kind == TEST_CHI2:
         return f"chi2({r['df']})"

@@ -13,8 +13,9 @@ Small-sample inference
 A cluster-robust covariance from G problems is itself noisy, so normal-based p-values overstate the
 evidence when G is small (24 problems once gave a Holm p of 3.7e-69). For every cluster-robust fit,
 the logit and the LPM fallback alike and at any G, rows use Student t with G - 1 degrees of freedom
-for p and intervals, and joint tests use F = chi2 / q on (q, G - 1) df; ``chi2`` stays the Wald
-statistic. The logit is included because its sandwich has the same small-G problem (with ``cov_type=
+for p and intervals, and joint tests use the Hotelling-type F = (G - q) / ((G - 1) q) * chi2 on
+(q, G - q) df; ``chi2`` stays the Wald statistic. The logit is included because its sandwich has
+the same small-G problem (with ``cov_type=
 "auto"`` below 40 problems it is the bias-reduced Mancl-DeRouen one, which fixes the covariance's
 downward bias but not its noise); with many problems t(G - 1) is the normal distribution in all but
 name, so large tables are essentially unchanged. Model-based fits (one problem, ``cov_type="naive"``)
@@ -335,7 +336,7 @@ def _resolve_cov(cov_type: str, n_clusters: int, sink: list[str]) -> str:
 
 
 def _few_clusters(n: int, cov_type: str) -> str:
-    ref = (f"p-values and intervals use t({n - 1}) and joint tests F(q, {n - 1})" if cov_type != "naive" else
+    ref = (f"p-values and intervals use t({n - 1}) and joint tests F(q, {n} - q)" if cov_type != "naive" else
            "model-based (naive) SE use the normal reference")
     return (f"only {n} problems: cluster-robust inference is approximate (cov_type={cov_type!r}); {ref}, "
             f"see restplus.stats.engine.small_sample.")
@@ -347,9 +348,13 @@ def _finish(rows: list[dict[str, Any]], correction: str) -> pl.DataFrame:
                    "dist": pl.Utf8, "df_denom": pl.Int64, "note": pl.Utf8})
     for r in rows:
         r.setdefault("p_adj", None)
+        r.setdefault("p_coef", None)  # exact rows have no coefficient
+        r.setdefault("p_coef_adj", None)
     frame = pl.DataFrame(rows, schema=schema).select(EFFECT_COLUMNS)
     adj = adjust_pvalues(frame.get_column("p").to_numpy(), correction)
-    return frame.with_columns(pl.Series("p_adj", adj).fill_nan(None))
+    adj_coef = adjust_pvalues(frame.get_column("p_coef").to_numpy(), correction)
+    return frame.with_columns(pl.Series("p_adj", adj).fill_nan(None),
+                              pl.Series("p_coef_adj", adj_coef).fill_nan(None))
 
 
 def _warn_if_not_crossed(df: pl.DataFrame, factors: list[str], sink: list[str]) -> None:

@@ -1,7 +1,9 @@
 """Effect-table rows and joint tests from one fitted model (logit or linear probability model).
 
 Logit rows: delta = average marginal contrast on the probability scale (delta-method CI), odds ratio
-= exp(coefficient) with its Wald interval, z/p = Wald test of the coefficient.
+= exp(coefficient) with its Wald interval; z/p test the delta itself (delta-method SE from the same
+clustered covariance, so p and the delta CI always agree); p_coef tests the coefficient (log OR = 0),
+which with interactions in the model is conditional on the other factors at reference.
 
 LPM rows (``fit.link == "identity"``): delta = the same average marginal contrast, which for a linear
 model is a linear combination of coefficients (its SE is exact, not a linearisation); z/p test that
@@ -13,8 +15,8 @@ Friedman (or sign) test over problems, and an interaction's is left out with a n
 Reference distributions (:mod:`restplus.stats.engine.small_sample`): for a cluster-robust fit every row's z
 (an ``estimate / SE`` statistic, kept under that name) is referred to t(G - 1), for its p-value and
 its delta and odds-ratio intervals alike, and every joint Wald chi2 on q restrictions to
-F(q, G - 1) as chi2 / q; a model-based fit keeps normal / chi2. Each row and test records the
-reference in ``dist`` and ``df_denom``.
+the Hotelling-type F((G - q) / ((G - 1) q) chi2; q, G - q); a model-based fit keeps normal / chi2.
+Each row and test records the reference in ``dist`` and ``df_denom``.
 """
 
 from __future__ import annotations
@@ -90,7 +92,11 @@ def model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str
         if visual_only and has_text:
             at_level &= is_visual
             at_ref &= is_visual
-        z = con.estimate / con.se if lpm else beta / s
+        # one estimand per row: z and p test the row's delta (the AME, delta method on the same
+        # clustered covariance), so p < 0.05 exactly when the delta CI excludes 0; the coefficient
+        # (conditional on the other factors at reference once interactions are in) is p_coef
+        z = con.estimate / con.se if con.se > 0 else float("nan")
+        z_coef = beta / s if s > 0 else float("nan")
         rows.append({
             "term": col.term, "level": col.level, "reference": ":".join(ref[f] for f in col.factors),
             "n": int(at_level.sum()), "n_problems": int(np.unique(pid[at_level]).size),
@@ -101,7 +107,9 @@ def model_rows(df: pl.DataFrame, design: Design, fit: Fit, ref: Mapping[str, str
             "odds_ratio": None if lpm else math.exp(beta),
             "or_ci_low": None if lpm else math.exp(beta - zc * s),
             "or_ci_high": None if lpm else math.exp(beta + zc * s), "z": z,
-            "p": dist.p_row(z), "dist": dist.row_dist, "df_denom": dist.df_denom, "note": lpm_note})
+            "p": dist.p_row(z) if math.isfinite(z) else None,
+            "p_coef": dist.p_row(z_coef) if math.isfinite(z_coef) else None,
+            "dist": dist.row_dist, "df_denom": dist.df_denom, "note": lpm_note})
     return rows, _joint_tests(df, design, fit, dist, lpm_note, rows_expr)
 
 
@@ -120,9 +128,9 @@ def _joint_tests(df: pl.DataFrame, design: Design, fit: Fit, dist: Reference, lp
         if res.problem is None:
             note = "; ".join(x for x in (lpm_note, res.note) if x) or None
             # joint_wald's own p is chi2-based; the reference of this fit decides (chi2 or F = chi2 / q)
-            p = dist.p_joint(float(res.chi2), res.df)  # type: ignore[arg-type]
-            out.append({"term": term, "df": res.df, "chi2": res.chi2, "p": p, "dist": dist.test_dist,
-                        "df_denom": dist.df_denom, "note": note})
+            p, kind, df_denom = dist.joint(float(res.chi2), res.df)  # type: ignore[arg-type]
+            out.append({"term": term, "df": res.df, "chi2": res.chi2, "p": p, "dist": kind,
+                        "df_denom": df_denom, "note": note})
         elif term in design.factors:
             kept = [lv for lv in design.levels[term] if lv == design.reference[term]
                     or design.index({term: lv}) is not None]
