@@ -12,10 +12,21 @@ from .base import Command
 
 def read_runs(runs: list[str], pool: bool = False) -> tuple[Any, list[str], dict[str, str]]:
     """The runs' long table (keyed by run name), factors and references: see :func:`restplus.read_runs`."""
+    got = _read_runs(runs, pool)
+    return got.table, got.factors, got.reference
+
+
+def _read_runs(runs: list[str], pool: bool) -> Any:
     from ..runner.runs import read_runs as _read
 
-    got = _read(runs, pool=pool)
-    return got.table, got.factors, got.reference
+    return _read(runs, pool=pool)
+
+
+def gate_settings(paths: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Run name -> the gate (CER threshold, normalisation) its manifest records."""
+    from ..runner.manifest import read_manifest
+
+    return {name: dict((read_manifest(folder) or {}).get("gate") or {}) for name, folder in paths.items()}
 
 
 def analysis_keys(table: Any) -> list[str]:
@@ -92,11 +103,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from ..report.write import write_report
 
-    table, factors, reference = read_runs(args.runs, pool=args.pool)
-    reference = with_references(reference, args.reference, factors)
+    got = _read_runs(args.runs, args.pool)
+    table, factors = got.table, got.factors
+    reference = with_references(got.reference, args.reference, factors)
     paths = write_report(table, args.out, factors=factors, reference=reference, name=args.name or Path(args.out).name,
                          interactions=args.interactions, method=args.method, gate_policy=args.gate_policy,
-                         seed=args.seed, pooled=args.pool)
+                         seed=args.seed, pooled=args.pool, gate=gate_settings(got.paths))
     print(f"wrote {len(paths)} files to {args.out}; read {paths['summary_md']} first")
     return 0
 
