@@ -68,8 +68,13 @@ def _analyse_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_analyse(args: argparse.Namespace) -> int:
+    import sys
+    import warnings
+
     import polars as pl
 
+    from ..errors import AnalysisError, AnalysisWarning
+    from ..report.terminal import summary_lines, width, wrap
     from ..stats import consistency, effects
 
     table, factors, reference = read_runs(args.runs, pool=args.pool)
@@ -77,20 +82,38 @@ def run_analyse(args: argparse.Namespace) -> int:
     by = analysis_keys(table)
     key = by[0] if by else None
     runs = table.get_column(key).unique(maintain_order=True).to_list() if key else [None]
-    for r in runs:
-        sub = table if r is None else table.filter(pl.col(key) == r)
-        eff = effects(sub, factors, reference=reference, interactions=args.interactions, method=args.method,
-                      gate_policy=args.gate_policy, seed=args.seed)
-        print(f"== {r or 'run'}\n{eff}\n")
-        if args.latex:  # one file per run when there are several, so none overwrites another
-            path = Path(args.latex)
-            if len(runs) > 1:
-                path = path.with_name(f"{path.stem}-{r}{path.suffix}")
-            path.write_text(eff.to_latex())
-    metrics = consistency(table, factors, by=by, seed=args.seed)
-    overall = metrics.filter(pl.col("scope") == "overall")
-    with pl.Config(tbl_rows=60, tbl_cols=12):
-        print(overall)
+    tables: dict[Any, Any] = {}
+    metrics = None
+    # Warnings are collected and printed once, wrapped to the terminal, after the summary.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AnalysisWarning)
+        for r in runs:
+            sub = table if r is None else table.filter(pl.col(key) == r)
+            try:
+                eff = effects(sub, factors, reference=reference, interactions=args.interactions, method=args.method,
+                              gate_policy=args.gate_policy, seed=args.seed)
+            except AnalysisError as exc:
+                if len(runs) == 1:
+                    raise
+                tables[r] = str(exc)
+                continue
+            tables[r] = eff
+            if args.latex:  # one file per run when there are several, so none overwrites another
+                path = Path(args.latex)
+                if len(runs) > 1:
+                    path = path.with_name(f"{path.stem}-{r}{path.suffix}")
+                path.write_text(eff.to_latex())
+        try:
+            metrics = consistency(table, factors, by=by, seed=args.seed)
+        except AnalysisError as exc:
+            print(f"consistency metrics: not computable: {exc}", file=sys.stderr)
+    w = width()
+    print("\n".join(summary_lines(runs, key, tables, metrics, args.runs, w)), flush=True)
+    for msg in dict.fromkeys(str(c.message) for c in caught if issubclass(c.category, AnalysisWarning)):
+        print("\n".join(wrap(f"warning: {msg}", w)), file=sys.stderr)
+    for c in caught:  # anything else is not ours to reformat
+        if not issubclass(c.category, AnalysisWarning):
+            warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
     return 0
 
 
