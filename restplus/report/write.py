@@ -314,11 +314,13 @@ def _missing_table(df: pl.DataFrame, factors: list[str], by: list[str]) -> pl.Da
         return None
     facs = [f for f in factors if f in solve.columns]
     agg = [pl.len().alias("n"), pl.col("error").is_not_null().sum().cast(pl.Int64).alias("n_missing")]
-    cells = solve.group_by([*by, *[pl.col(f).cast(pl.String) for f in facs], "modality"]).agg(agg)
+    # Factor columns keep their dtype: an Enum sorts in spec order (200, 100, 50), not as text.
+    cells = solve.group_by([*by, *facs, "modality"]).agg(agg)
     overall = solve.group_by([*by, "modality"]).agg(agg).with_columns(
-        [pl.lit(None, dtype=pl.String).alias(f) for f in facs]).select(cells.columns)
+        [pl.lit(None, dtype=solve.schema[f]).alias(f) for f in facs]).select(cells.columns)
     out = pl.concat([cells.filter(pl.col("modality") != "text") if facs else cells, overall])
     out = out.sort([*by, *[pl.col(f).is_null() for f in facs], *facs, "modality"], nulls_last=True)
+    out = out.with_columns([pl.col(f).cast(pl.String) for f in facs])
     return out.with_columns((pl.col("n_missing") / pl.col("n")).alias("missing_rate"))
 
 
