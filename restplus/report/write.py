@@ -205,7 +205,7 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
                     fit[policy] = effects(sub, factors, reference=reference, interactions=interactions, method=method,
                                           gate_policy=policy, n_boot=n_boot, seed=seed)
                 except AnalysisError as exc:
-                    notes.append(f"effects for {m} (gate_policy={policy}): not estimable — {exc}")
+                    notes.append(f"effects for {m}: not estimable with gate_policy={policy} — {exc}")
             if gate_policy in fit:
                 tables[str(m)] = fit[gate_policy]
             if has_gate and (gated_policy in fit or "ignore" in fit):
