@@ -97,8 +97,8 @@ def side_by_side(table: Any, gated: EffectTable | None, ungated: EffectTable | N
                  factors: Sequence[str]) -> pl.DataFrame:
     """One row per (term, level) of either table, in the engine's order (gated rows first).
 
-    Columns: ``term``, ``kind`` (``main`` / ``interaction``), ``level``, ``reference``, ``acc_level``
-    and ``acc_reference_arm`` (observed, on the gated rows when ``gated`` is given), then
+    Columns: ``term``, ``kind`` (``main`` / ``interaction``), ``level``, ``reference``, ``n``, ``acc_level``
+    and ``acc_reference_arm`` (observed, on the rows ``gated`` was fitted to, else all rows), then
     ``delta_gated``, ``delta_gated_ci_low``, ``delta_gated_ci_high``, ``p_adj_gated``, ``note_gated`` and
     the same with ``_ungated``, and ``gate_pass`` (see the module docstring).
     """
@@ -108,7 +108,8 @@ def side_by_side(table: Any, gated: EffectTable | None, ungated: EffectTable | N
     df = _solve(table if isinstance(table, pl.DataFrame) else pl.DataFrame(table))
     reference = dict(base.reference)
     facs = [f for f in factors if f in df.columns and f in reference]
-    acc_rows = _gated_rows(df, gated is not None)
+    # observed accuracies on the rows the base table was fitted to ('covariate' keeps them all)
+    acc_rows = _gated_rows(df, gated is not None and gated.gate_policy == "exclude")
     partners = _arm_partners(df.select(facs).unique(), facs, reference) if facs else {}
     keys: list[tuple[str, str]] = []
     for t in (gated, ungated):
