@@ -72,7 +72,7 @@ def test_analyse_and_report(tiny_run, tmp_path, capsys):
     _, _, run = tiny_run
     assert main(["analyse", str(run), "--gate-policy", "ignore"]) == 0
     out = capsys.readouterr().out
-    assert "EffectTable" in out and "dpi" in out and "rer" in out
+    assert "RER" in out and "dpi=" in out and "restplus report" in out
     assert main(["report", str(run), "--out", str(tmp_path / "rep"), "--gate-policy", "ignore"]) == 0
     summary = (tmp_path / "rep" / "summary.md").read_text()
     assert "## Consistency" in summary and (tmp_path / "rep" / "effects.tex").exists()
@@ -131,3 +131,39 @@ def test_warnings_are_one_line_each_and_shown_once(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == ["restplus fake: warning: level 50 has no rows [AnalysisWarning]",
                                      "restplus fake: warning: another one [UserWarning]"]
+
+
+def test_analyse_fits_80_columns_and_shows_the_numbers(tiny_run, tmp_path):
+    """The real CLI in a subprocess with COLUMNS=80: every line of stdout and stderr fits, and the
+    printed deltas and RER are those of rp.effects / rp.consistency on the same run."""
+    import os
+    import subprocess
+    import sys
+
+    import restplus as rp
+    from restplus.stats import _format as fmt
+
+    _, _, run = tiny_run
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": os.pathsep.join(sys.path)}
+    again = tmp_path / "again"
+    assert main(["rescore", str(run), "--out", str(again), "--threshold", "0.5"]) == 0
+    done = subprocess.run([sys.executable, "-m", "restplus", "analyse", str(run), str(again), "--gate-policy",
+                           "ignore", "--interactions", "2"], capture_output=True, text=True, env=env, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    assert max(len(ln) for ln in lines) <= 80, [ln for ln in lines if len(ln) > 80]
+    runs = rp.read_runs([run, again])
+    name = runs.table["run"][0]
+    eff = rp.effects(runs.table.filter(pl.col("run") == name), runs.factors, reference=runs.reference,
+                     interactions=2, gate_policy="ignore")
+    d = eff.frame.filter((pl.col("term") == "dpi")).row(0, named=True)
+    shown = fmt.interval(d["delta"], d["delta_ci_low"], d["delta_ci_high"], 1, 100.0)
+    assert any(f"dpi={d['level']} vs {d['reference']}" in ln and shown in ln for ln in lines)
+    rer = rp.consistency(runs.table, runs.factors, by=["run", "model"]).filter(
+        (pl.col("scope") == "overall") & (pl.col("metric") == "rer") & ~pl.col("gated") & (pl.col("run") == name))
+    r = rer.row(0, named=True)
+    assert any(ln.strip().startswith("RER") and fmt.interval(r["value"], r["ci_low"], r["ci_high"], 1, 100.0) in ln
+               for ln in lines)
+    assert sum(ln.startswith("== ") for ln in lines) == 2  # two runs, two blocks
+    assert "interactions (difference of differences)" in done.stdout and "restplus report" in done.stdout

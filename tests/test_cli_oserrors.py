@@ -144,7 +144,8 @@ CASES = [
     Case("run-spec-source-out-readonly", ["run", SMOKE, "--model", "always-wrong", "--n", "1", "--out", "{d}/ro/r",
                                           "--no-progress"], ["{d}/ro/r", PERM], _ro_dir("ro"), perms=True),
     # rescore
-    Case("rescore-readonly-run", ["rescore", "{d}/run", "--threshold", "0.5"], ["{d}/run", PERM],
+    Case("rescore-readonly-run", ["rescore", "{d}/run", "--threshold", "0.5", "--out", "{d}/run/new"],
+         ["{d}/run", PERM],
          _copy("run", "run", lambda p: p.chmod(0o555)), perms=True),
     # describe / validate
     Case("describe-broken-pipe", ["describe", SMOKE, "--cells"], [], code=141, stdout_closed=True),

@@ -155,3 +155,128 @@ def test_report_on_an_image_only_table_skips_consistency_and_says_why(tmp_path):
         paths = write_report(t, tmp_path, factors=["dpi", "font"], reference=REF, n_boot=0, plot=False)
     assert "consistency_csv" not in paths and "effects_csv" in paths
     assert "consistency metrics: not computable" in paths["summary_md"].read_text()
+
+
+# --- gated and ungated side by side; union designs; spec order; LaTeX markers -------------------------
+
+UNION_EFF = {"dpi": {"200": 0.0, "100": -0.4, "50": -1.6}, "font": {"sans": 0.0, "serif": -0.1, "mono": -0.5},
+             "text_color": {"black": 0.0, "blue": 0.0}}
+UNION_REF = {"dpi": "200", "font": "sans", "text_color": "black"}
+SPEC_ORDER = {"dpi": ["200", "100", "50"], "font": ["sans", "serif", "mono"], "text_color": ["black", "blue"]}
+
+
+def _union_table(model: str = "m", seed: int = 3) -> pl.DataFrame:
+    """A union design as REST+ has it: arm 1 crosses dpi x font in black, arm 2 varies text_color
+    at dpi 200 / sans. Factor columns are Enums in spec order (not alphabetical, not natural)."""
+    full = simulate_table(40, UNION_EFF, seed=seed, gate_fail=0.25, model=model)
+    arm1 = pl.col("text_color") == "black"
+    arm2 = (pl.col("dpi") == "200") & (pl.col("font") == "sans")
+    t = full.filter((pl.col("modality") == "text") | arm1 | arm2)
+    return t.with_columns([pl.col(f).cast(pl.Enum(v)) for f, v in SPEC_ORDER.items()])
+
+
+@pytest.fixture(scope="module")
+def union_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("union")
+    table = _union_table()
+    gate = {"m": {"threshold": 0.02, "normalization": {"nfkc": True, "casefold": False}}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        paths = write_report(table, out, factors=list(UNION_EFF), reference=UNION_REF, name="union", n_boot=50,
+                             plot=False, gate=gate)
+    return table, paths
+
+
+def test_gated_and_ungated_deltas_in_one_table_equal_rp_effects(union_report):
+    import restplus as rp
+
+    table, paths = union_report
+    side = pl.read_csv(paths["effects_gate_csv"], infer_schema_length=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        views = {tag: rp.effects(table, list(UNION_EFF), reference=UNION_REF, gate_policy=policy, n_boot=50)
+                 for tag, policy in (("gated", "exclude"), ("ungated", "ignore"))}
+    assert side.height == views["gated"].frame.height
+    for tag, eff in views.items():
+        want = {(r["term"], str(r["level"])): r for r in eff.frame.iter_rows(named=True)}
+        for r in side.iter_rows(named=True):
+            w = want[(r["term"], str(r["level"]))]
+            assert r[f"delta_{tag}"] == pytest.approx(w["delta"])
+            assert r[f"delta_{tag}_ci_low"] == pytest.approx(w["delta_ci_low"])
+            assert r[f"p_adj_{tag}"] == pytest.approx(w["p_adj"])
+    # the two views differ (the gate drops a quarter of the rows), so both columns carry information
+    assert side["delta_gated"].to_list() != side["delta_ungated"].to_list()
+    # gate pass rate per level, from the image/mixed answer rows at that level
+    vis = table.filter(pl.col("modality") != "text")
+    mono = side.filter(pl.col("level") == "mono")["gate_pass"][0]
+    assert mono == pytest.approx(vis.filter(pl.col("font") == "mono")["gate_passed"].cast(pl.Float64).mean())
+    md = paths["effects_gate_md"].read_text()
+    assert "Gated Delta (pp) [95% CI]" in md and "Ungated Delta (pp) [95% CI]" in md and "Gate pass (%)" in md
+    summary = paths["summary_md"].read_text()
+    assert "OCR gate: CER <= 0.02 after normalisation: nfkc" in summary
+    assert "## Factor effects, gated and ungated" in summary
+
+
+def test_reference_accuracy_is_on_the_matched_cells_of_the_arm(union_report):
+    table, paths = union_report
+    side = pl.read_csv(paths["effects_gate_csv"], infer_schema_length=None)
+    gated = table.filter((pl.col("modality") != "text") & pl.col("gate_passed") & pl.col("correct").is_not_null())
+    blue = side.filter(pl.col("level") == "blue").row(0, named=True)
+    # text_color's arm is dpi 200 / sans: black there, not black pooled over arm 1's 50 DPI cells
+    matched = gated.filter((pl.col("text_color") == "black") & (pl.col("dpi") == "200") & (pl.col("font") == "sans"))
+    pooled = gated.filter(pl.col("text_color") == "black")
+    assert blue["acc_reference_arm"] == pytest.approx(matched["correct"].cast(pl.Float64).mean())
+    assert abs(blue["acc_reference_arm"] - pooled["correct"].cast(pl.Float64).mean()) > 0.05
+    # dpi's arm is arm 1 (dpi x font, black): the reference is dpi 200 over both fonts there
+    d50 = side.filter(pl.col("level") == "50").row(0, named=True)
+    arm1 = gated.filter((pl.col("dpi") == "200") & (pl.col("text_color") == "black"))
+    assert d50["acc_reference_arm"] == pytest.approx(arm1["correct"].cast(pl.Float64).mean())
+    assert "Acc. ref., same arm (%)" in paths["effects_gate_md"].read_text()
+
+
+def test_levels_stay_in_spec_order(union_report):
+    table, paths = union_report
+    side = pl.read_csv(paths["effects_gate_csv"], infer_schema_length=None)
+    # spec order 200, 100, 50 and sans, serif, mono: neither alphabetical (mono < serif) nor natural (50 < 100)
+    assert side.filter(pl.col("term") == "dpi")["level"].cast(pl.String).to_list() == ["100", "50"]
+    assert side.filter(pl.col("term") == "font")["level"].to_list() == ["serif", "mono"]
+    first = table["problem_id"][0]
+    broken = table.with_columns(pl.when((pl.col("modality") == "image") & (pl.col("problem_id") == first))
+                                .then(pl.lit("timeout")).otherwise(None).alias("error"))
+    broken = broken.with_columns(pl.when(pl.col("error").is_not_null()).then(None).otherwise(pl.col("correct"))
+                                 .alias("correct"))
+    from restplus.report.write import _missing_table
+
+    miss = _missing_table(broken, list(UNION_EFF), ["model"])
+    fonts = miss.filter(pl.col("dpi") == "200")["font"].unique(maintain_order=True).to_list()
+    assert fonts == ["sans", "serif", "mono"]
+    dpis = miss.filter(pl.col("font") == "sans")["dpi"].unique(maintain_order=True).to_list()
+    assert dpis == ["200", "100", "50"]
+
+
+def test_interactions_are_not_listed_as_main_effects(tmp_path):
+    t = simulate_table(60, {"dpi": {"200": 0.0, "50": -2.5}, "font": {"sans": 0.0, "mono": -2.0}}, seed=5,
+                       gate_fail=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        paths = write_report(t, tmp_path, factors=["dpi", "font"], reference={"dpi": "200", "font": "sans"},
+                             interactions=2, n_boot=50, plot=False)
+    summary = paths["summary_md"].read_text()
+    md = paths["effects_gate_md"].read_text()
+    assert "dpi:font (interaction)" in md and "Legend:" in md and "differences of differences" in md
+    section = summary.split("## Largest factor effects")[1].split("\n## ")[0]
+    assert "main effects:" in section
+    if "dpi:font=" in section:  # when the interaction is significant it sits under its own label
+        assert section.index("interaction terms") < section.index("dpi:font=")
+        assert section.index("main effects:") < section.index("interaction terms")
+
+
+def test_latex_less_than_in_math_mode_and_a_legend_for_markers():
+    from restplus.stats import _format as fmt
+
+    tex = fmt.latex(["Term", "p"], [["dpi", "<0.001"], ["font", "<0.001*"], ["x<y", "0.5"]], "lr",
+                    legend="Legend: * marks a row with a note.")
+    assert "& $<$0.001 \\\\" in tex and "& $<$0.001* \\\\" in tex
+    assert "<0.001" not in tex.replace("$<$0.001", "")
+    assert "\\multicolumn{2}{l}{\\footnotesize Legend: * marks a row with a note.} \\\\" in tex
+    assert tex.index("\\bottomrule") < tex.index("\\multicolumn") < tex.index("\\end{tabular}")

@@ -280,12 +280,18 @@ def test_rescore_changes_gate_without_model_calls(setup, tmp_path):
     res = run(variants, model, out, setup)
     img = lambda t: t.filter(pl.col("modality") != "text")  # noqa: E731
     assert not img(res.table)["gate_passed"].any()
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
     t2 = rescore(out, normalization={"casefold": True})
     assert img(t2)["gate_passed"].all() and (img(t2)["ocr_cer"] == 0).all()
     assert t2.columns == res.table.columns and t2.height == res.table.height
-    assert t2.drop("ocr_cer", "gate_passed").equals(res.table.drop("ocr_cer", "gate_passed"))
-    m = json.loads((out / "manifest.json").read_text())
-    assert m["gate"]["normalization"]["casefold"] is True and m["rescored"] == 1
+    ids = ("ocr_cer", "gate_passed", "run", "run_id")
+    assert t2.drop(*ids).equals(res.table.drop(*ids))
+    # a new run beside the original (threshold and normalisation in its name); the original is untouched
+    new = [d for d in tmp_path.iterdir() if d.name.startswith("r.rescored-cer0-norm")]
+    assert len(new) == 1 and {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
+    m = json.loads((new[0] / "manifest.json").read_text())
+    assert m["gate"]["normalization"]["casefold"] is True and m["rescored_from"]["path"] == str(out.resolve())
+    assert json.loads((out / "manifest.json").read_text())["gate"]["normalization"]["casefold"] is False
     t3 = rescore(out, threshold=1.0, normalization={"casefold": False})
     assert img(t3)["gate_passed"].all() and (img(t3)["ocr_cer"] > 0).all()
     with pytest.raises(CacheMismatchError, match="not a finished"):

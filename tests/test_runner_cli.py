@@ -49,20 +49,37 @@ def test_run_on_a_variants_folder_and_refusals(first_run, tmp_path, capsys):
     assert "neither a spec file" in capsys.readouterr().err
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_rescore_command(first_run, capsys):
+    before_files = _tree(first_run)
     before = pl.read_parquet(first_run / "results.parquet")
     assert main(["rescore", str(first_run), "--threshold", "1000"]) == 0
-    after = pl.read_parquet(first_run / "results.parquet")
+    # a new, named run beside the original; the original folder is byte-identical
+    loose = first_run.with_name(first_run.name + ".rescored-cer1000")
+    assert _tree(first_run) == before_files
+    after = pl.read_parquet(loose / "results.parquet")
     ocr = after.filter(pl.col("prompt_type") == "ocr")
     assert ocr["gate_passed"].all() and not before.filter(pl.col("prompt_type") == "ocr")["gate_passed"].any()
-    assert "OCR gate (CER <= 1000.0)" in capsys.readouterr().out
-    assert json.loads((first_run / "manifest.json").read_text())["gate"]["threshold"] == 1000.0
-    # and back to a strict gate: always-wrong's transcriptions all fail it again; only the gate changed
-    assert main(["rescore", str(first_run), "--threshold", "0"]) == 0
-    strict = pl.read_parquet(first_run / "results.parquet")
-    assert not strict.filter(pl.col("prompt_type") == "ocr")["gate_passed"].any()
-    assert strict.drop("gate_passed").equals(after.drop("gate_passed"))
-    assert json.loads((first_run / "manifest.json").read_text())["gate"]["threshold"] == 0.0
+    out = capsys.readouterr().out
+    assert "OCR gate (CER <= 1000.0)" in out and str(loose) in out
+    m0, m1 = (json.loads((f / "manifest.json").read_text()) for f in (first_run, loose))
+    assert m1["gate"]["threshold"] == 1000.0 and m1["rescored_from"]["run_id"] == m0["run_id"]
+    assert m1["run_id"] != m0["run_id"] and set(after["run_id"]) == {m1["run_id"]}
+    assert set(after["run"]) == {m1["run_name"]} == {m0["run_name"] + ".rescored-cer1000"}
+    # only the gate (and the run's identity) changed
+    same = [c for c in after.columns if c not in ("gate_passed", "run", "run_id")]
+    assert after.select(same).equals(before.select(same))
+    # an explicit --out and --name; the run folder itself is refused as --out
+    strict = first_run.parent / "strict"
+    assert main(["rescore", str(first_run), "--threshold", "0", "--out", str(strict), "--name", "strict"]) == 0
+    t = pl.read_parquet(strict / "results.parquet")
+    assert not t.filter(pl.col("prompt_type") == "ocr")["gate_passed"].any() and set(t["run"]) == {"strict"}
+    assert main(["rescore", str(first_run), "--threshold", "0", "--out", str(first_run)]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    assert _tree(first_run) == before_files
 
 
 @pytest.mark.parametrize("cmd", ["run", "rescore"])

@@ -99,11 +99,12 @@ def run_demo(out: str | Path = "reports/demo", runs: str | Path = "runs/demo", p
         # Effects ungated: a reader's gate-passed rows are all correct by construction (a perfect
         # transcription is always solved), so the paper's gated view is degenerate for it. The gated
         # report is still written, beside it, so that claim is checked rather than assumed.
+        gate = {str(result.manifest.get("run_name")): dict(result.manifest.get("gate") or {})}
         paths = write_report(table, out / spec_name, factors=factors, reference=reference, name=spec_name,
-                             interactions=order, seed=plan.seed, gate_policy="ignore")
+                             interactions=order, seed=plan.seed, gate_policy="ignore", gate=gate)
         write_report(table, out / spec_name / "gated", factors=factors, reference=reference,
                      name=f"{spec_name} (gated)", interactions=order, seed=plan.seed, gate_policy="exclude",
-                     plot=False)
+                     plot=False, gate=gate)
         key = _key_figures(table, out / spec_name, reference)
         key.update({"n_problems": len(problems), "problems": dict(counts), "n_cells": grid.n_cells,
                     "seconds": round(time.perf_counter() - t0, 1), "contact_sheet": f"contact_{spec_name}.png",
@@ -126,8 +127,10 @@ def _key_figures(table: pl.DataFrame, folder: Path, reference: dict[str, str]) -
     if "error" in table.columns:
         key["failed_requests"] = {"answer_rows": int(solve["error"].is_not_null().sum()), "of": solve.height}
     img = solve.filter(pl.col("modality") != "text")
-    if "gate_passed" in img.columns and img.height:
-        key["ocr_pass_rate"] = round(float(img["gate_passed"].cast(pl.Float64).mean()), 3)
+    if "gate_passed" in img.columns and img.height:  # per modality: image and mixed renders are gated apart
+        rates = img.group_by("modality", maintain_order=True).agg(pl.col("gate_passed").cast(pl.Float64).mean())
+        key["ocr_pass_rate"] = {r["modality"]: round(float(r["gate_passed"]), 3) for r in rates.iter_rows(named=True)
+                                if r["gate_passed"] is not None}
     eff_path = folder / "effects.csv"
     if eff_path.exists():
         eff = pl.read_csv(eff_path, infer_schema_length=None)
@@ -173,8 +176,8 @@ def _section(name: str, grid: Any, key: dict[str, Any], paths: dict[str, Path], 
                   "accuracy includes the 50 DPI rows). Read factor effects from the effect table, which models all "
                   "factors jointly.", ""]
     accs = ", ".join(f"{m} {v:.1%}" for m, v in sorted(key["accuracy_by_modality"].items()))
-    lines.append(f"Accuracy by modality (ungated): {accs}. OCR pass rate (image rows): "
-                 f"{key.get('ocr_pass_rate', float('nan')):.1%}.")
+    passes = ", ".join(f"{m} {v:.1%}" for m, v in key.get("ocr_pass_rate", {}).items()) or "no gate"
+    lines.append(f"Accuracy by modality (ungated): {accs}. OCR pass rate by modality: {passes}.")
     failed = key.get("failed_requests")
     if failed:
         lines.append(f"Failed requests: {failed['answer_rows']} of {failed['of']} answer rows (missing data: left out "

@@ -237,6 +237,11 @@ def summary(table: Any, manifest: dict[str, Any]) -> str:
 def _rescore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run folder written by `restplus run`")
     p.add_argument("--threshold", type=float, default=None, help="new CER threshold (default: the run's)")
+    p.add_argument("--out", default=None,
+                   help="folder for the rescored run (default: the sibling RUN.rescored-cer<threshold>); the "
+                        "original run folder is never rewritten")
+    p.add_argument("--name", default=None, help="name of the rescored run (default: the original name with the "
+                                                "same .rescored-... suffix)")
     case = p.add_mutually_exclusive_group()
     case.add_argument("--casefold", dest="casefold", action="store_true", default=None, help="ignore case in CER")
     case.add_argument("--no-casefold", dest="casefold", action="store_false", help="case matters in CER")
@@ -245,15 +250,17 @@ def _rescore_args(p: argparse.ArgumentParser) -> None:
 def run_rescore(args: argparse.Namespace) -> int:
     from ..runner.gate import Normalization
     from ..runner.manifest import read_manifest
-    from ..runner.rows import rescore
+    from ..runner.rows import rescore, rescore_out
 
     norm = None
     if args.casefold is not None:
         m = read_manifest(args.run) or {}
         base = dict((m.get("gate") or {}).get("normalization") or Normalization().to_dict())
         norm = {**base, "casefold": args.casefold}
-    table = rescore(args.run, threshold=args.threshold, normalization=norm)
-    print(summary(table, read_manifest(args.run) or {}))
+    out = args.out or str(rescore_out(args.run, args.threshold, norm))  # named here so the message says where
+    table = rescore(args.run, threshold=args.threshold, normalization=norm, out=out, name=args.name)
+    print(summary(table, read_manifest(out) or {}))
+    print(f"wrote the rescored run to {out} ({args.run} is unchanged)")
     return 0
 
 

@@ -12,10 +12,21 @@ from .base import Command
 
 def read_runs(runs: list[str], pool: bool = False) -> tuple[Any, list[str], dict[str, str]]:
     """The runs' long table (keyed by run name), factors and references: see :func:`restplus.read_runs`."""
+    got = _read_runs(runs, pool)
+    return got.table, got.factors, got.reference
+
+
+def _read_runs(runs: list[str], pool: bool) -> Any:
     from ..runner.runs import read_runs as _read
 
-    got = _read(runs, pool=pool)
-    return got.table, got.factors, got.reference
+    return _read(runs, pool=pool)
+
+
+def gate_settings(paths: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Run name -> the gate (CER threshold, normalisation) its manifest records."""
+    from ..runner.manifest import read_manifest
+
+    return {name: dict((read_manifest(folder) or {}).get("gate") or {}) for name, folder in paths.items()}
 
 
 def analysis_keys(table: Any) -> list[str]:
@@ -57,8 +68,13 @@ def _analyse_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_analyse(args: argparse.Namespace) -> int:
+    import sys
+    import warnings
+
     import polars as pl
 
+    from ..errors import AnalysisError, AnalysisWarning
+    from ..report.terminal import summary_lines, width, wrap
     from ..stats import consistency, effects
 
     table, factors, reference = read_runs(args.runs, pool=args.pool)
@@ -66,20 +82,38 @@ def run_analyse(args: argparse.Namespace) -> int:
     by = analysis_keys(table)
     key = by[0] if by else None
     runs = table.get_column(key).unique(maintain_order=True).to_list() if key else [None]
-    for r in runs:
-        sub = table if r is None else table.filter(pl.col(key) == r)
-        eff = effects(sub, factors, reference=reference, interactions=args.interactions, method=args.method,
-                      gate_policy=args.gate_policy, seed=args.seed)
-        print(f"== {r or 'run'}\n{eff}\n")
-        if args.latex:  # one file per run when there are several, so none overwrites another
-            path = Path(args.latex)
-            if len(runs) > 1:
-                path = path.with_name(f"{path.stem}-{r}{path.suffix}")
-            path.write_text(eff.to_latex())
-    metrics = consistency(table, factors, by=by, seed=args.seed)
-    overall = metrics.filter(pl.col("scope") == "overall")
-    with pl.Config(tbl_rows=60, tbl_cols=12):
-        print(overall)
+    tables: dict[Any, Any] = {}
+    metrics = None
+    # Warnings are collected and printed once, wrapped to the terminal, after the summary.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AnalysisWarning)
+        for r in runs:
+            sub = table if r is None else table.filter(pl.col(key) == r)
+            try:
+                eff = effects(sub, factors, reference=reference, interactions=args.interactions, method=args.method,
+                              gate_policy=args.gate_policy, seed=args.seed)
+            except AnalysisError as exc:
+                if len(runs) == 1:
+                    raise
+                tables[r] = str(exc)
+                continue
+            tables[r] = eff
+            if args.latex:  # one file per run when there are several, so none overwrites another
+                path = Path(args.latex)
+                if len(runs) > 1:
+                    path = path.with_name(f"{path.stem}-{r}{path.suffix}")
+                path.write_text(eff.to_latex())
+        try:
+            metrics = consistency(table, factors, by=by, seed=args.seed)
+        except AnalysisError as exc:
+            print(f"consistency metrics: not computable: {exc}", file=sys.stderr)
+    w = width()
+    print("\n".join(summary_lines(runs, key, tables, metrics, args.runs, w)), flush=True)
+    for msg in dict.fromkeys(str(c.message) for c in caught if issubclass(c.category, AnalysisWarning)):
+        print("\n".join(wrap(f"warning: {msg}", w)), file=sys.stderr)
+    for c in caught:  # anything else is not ours to reformat
+        if not issubclass(c.category, AnalysisWarning):
+            warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
     return 0
 
 
@@ -92,11 +126,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from ..report.write import write_report
 
-    table, factors, reference = read_runs(args.runs, pool=args.pool)
-    reference = with_references(reference, args.reference, factors)
+    got = _read_runs(args.runs, args.pool)
+    table, factors = got.table, got.factors
+    reference = with_references(got.reference, args.reference, factors)
     paths = write_report(table, args.out, factors=factors, reference=reference, name=args.name or Path(args.out).name,
                          interactions=args.interactions, method=args.method, gate_policy=args.gate_policy,
-                         seed=args.seed, pooled=args.pool)
+                         seed=args.seed, pooled=args.pool, gate=gate_settings(got.paths))
     print(f"wrote {len(paths)} files to {args.out}; read {paths['summary_md']} first")
     return 0
 

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from restplus.errors import AnalysisError, AnalysisWarning
-from restplus.report import plots
+from restplus.report import gated as gate_view, plots
 from restplus.stats import EffectTable, _format as fmt, accuracy_table, consistency, effects, gate_summary, token_curve
 from restplus.stats._common import to_polars
 
@@ -77,15 +77,17 @@ def _consistency_display(wide: pl.DataFrame, by: Sequence[str]) -> tuple[list[st
 
 
 def write_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str, data: pl.DataFrame,
-                stem: str | os.PathLike[str], *, caption: str = "") -> dict[str, Path]:
-    """Write ``<stem>.csv`` (``data``, full precision), ``<stem>.md`` and ``<stem>.tex`` (booktabs)."""
+                stem: str | os.PathLike[str], *, caption: str = "", legend: str = "") -> dict[str, Path]:
+    """Write ``<stem>.csv`` (``data``, full precision), ``<stem>.md`` and ``<stem>.tex`` (booktabs);
+    ``legend`` explains markers (``*``) under the table in both."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = {"csv": stem.with_suffix(".csv"), "md": stem.with_suffix(".md"), "tex": stem.with_suffix(".tex")}
     data.write_csv(paths["csv"])
-    md = (f"{caption}\n\n" if caption else "") + fmt.markdown(headers, rows, align)
+    md = (f"{caption}\n\n" if caption else "") + fmt.markdown(headers, rows, align) + (f"\n{legend}\n" if legend
+                                                                                        else "")
     paths["md"].write_text(md, encoding="utf-8")
-    paths["tex"].write_text(fmt.latex(headers, rows, align, comment=caption), encoding="utf-8")
+    paths["tex"].write_text(fmt.latex(headers, rows, align, comment=caption, legend=legend), encoding="utf-8")
     return paths
 
 
@@ -122,13 +124,20 @@ def _slug(text: str) -> str:
 def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequence[str],
                  reference: Mapping[str, Any] | None = None, name: str = "report", interactions: int = 1,
                  method: str = "gee-logit", gate_policy: str = "exclude", n_boot: int = 1000, seed: int = 0,
-                 plot: bool = True, pooled: bool = False) -> dict[str, Path]:
+                 plot: bool = True, pooled: bool = False,
+                 gate: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Path]:
     """Run the analysis and write every table, figure and ``summary.md`` into ``out_dir``.
 
     Writes: ``consistency.{csv,md,tex}`` (model x RER/CFR/MMC/accuracies/OCR pass),
     ``metrics.csv`` (every consistency metric, scope and level), ``effects.{csv,md}``,
     ``effects_tests.csv`` and ``effects[_<model>].tex``, ``gate.{csv,md,tex}`` (pass rate per cell),
     figures ``fig_*[_<model>].{png,pdf}`` and ``summary.md``. Returns name -> path.
+
+    With a gate in the table, ``effects_gate.{csv,md,tex}`` puts the gated (``gate_policy``, or
+    ``exclude`` when that is ``ignore``) and ungated effects of each run side by side, with the
+    reference accuracy on the matched cells of the row's arm and the gate pass rate per level (see
+    :mod:`restplus.report.gated`). ``gate`` maps run name -> the run's gate settings (its manifest's
+    ``gate``: ``threshold``, ``normalization``), stated in the tables' captions and summary.md.
 
     A model whose effects cannot be estimated (:class:`AnalysisError`) is reported in summary.md with
     the reason instead of stopping the report.
@@ -184,14 +193,24 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
                                     caption="OCR gate pass rate per cell (Wilson 95% CI)").items():
                 paths[f"gate_{k}"] = p
         tables: dict[str, EffectTable] = {}
+        sides: list[pl.DataFrame] = []
         curves = {}
+        has_gate = "gate_passed" in df.columns and df.get_column("gate_passed").drop_nulls().len() > 0
+        gated_policy = gate_policy if gate_policy != "ignore" else "exclude"
         for m in models:
             sub = df.filter(pl.col(by[0]) == m) if by else df
-            try:
-                tables[str(m)] = effects(sub, factors, reference=reference, interactions=interactions, method=method,
-                                         gate_policy=gate_policy, n_boot=n_boot, seed=seed)
-            except AnalysisError as exc:
-                notes.append(f"effects for {m}: not estimable — {exc}")
+            fit = {}
+            for policy in dict.fromkeys([gate_policy, *((gated_policy, "ignore") if has_gate else ())]):
+                try:
+                    fit[policy] = effects(sub, factors, reference=reference, interactions=interactions, method=method,
+                                          gate_policy=policy, n_boot=n_boot, seed=seed)
+                except AnalysisError as exc:
+                    notes.append(f"effects for {m}: not estimable with gate_policy={policy} — {exc}")
+            if gate_policy in fit:
+                tables[str(m)] = fit[gate_policy]
+            if has_gate and (gated_policy in fit or "ignore" in fit):
+                side = gate_view.side_by_side(sub, fit.get(gated_policy), fit.get("ignore"), factors)
+                sides.append(side.select([pl.lit(str(m)).alias(by[0] if by else "model"), *side.columns]))
             if "vision_tokens" in sub.columns and sub.get_column("vision_tokens").drop_nulls().n_unique() > 1:
                 try:
                     curves[str(m)] = token_curve(sub, gate_policy="ignore" if gate_policy == "ignore" else "exclude",
@@ -210,6 +229,22 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
                 paths[f"missing_{k}"] = p
         if tables:
             paths.update(write_effects(tables, out / "effects", key=by[0] if by else "model"))
+        side_frame = pl.concat(sides) if sides else None
+        gate_text = _gate_settings(gate, models)
+        if side_frame is not None:
+            key = by[0] if by else "model"
+            head = ([key.capitalize()] if len(models) > 1 else []) + list(gate_view.HEADERS)
+            body = [([str(r[key])] if len(models) > 1 else []) + cells
+                    for r, cells in zip(side_frame.iter_rows(named=True), gate_view.display_rows(side_frame))]
+            caption = (f"Factor effects, gated (gate_policy={gated_policy}) and ungated (all rows) side by side; "
+                       f"{method}; Delta = level minus reference, points, 95% CI; p adjusted (Holm) within each "
+                       "view; Acc. = observed accuracy on the gated rows; Acc. ref., same arm = at the reference, "
+                       "on the cells of the arm in which the factor varies; Gate pass = share of image/mixed "
+                       f"answer rows at the level passing the OCR gate ({gate_text})")
+            for k, p in write_table(head, body, "l" * (len(head) - len(gate_view.ALIGN)) + gate_view.ALIGN, side_frame,
+                                    out / "effects_gate", caption=caption,
+                                    legend=gate_view.legend(side_frame)).items():
+                paths[f"effects_gate_{k}"] = p
         if plot:
             paths.update(_plots(df, metrics, gates, curves, factors, models, by, out, gate_policy, n_boot, seed))
     warned = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, AnalysisWarning)))
@@ -217,7 +252,7 @@ def write_report(table: Any, out_dir: str | os.PathLike[str], *, factors: Sequen
         warnings.warn(w, AnalysisWarning, stacklevel=2)
     paths["summary_md"] = out / "summary.md"
     summary = _summary(name, df, factors, headers, rows, align, tables, gates, curves, paths, ungated_rows,
-                       notes + warned, gate_policy, pooled)
+                       notes + warned, gate_policy, pooled, side_frame, gate_text)
     paths["summary_md"].write_text(summary, encoding="utf-8")
     return paths
 
@@ -252,6 +287,23 @@ def _plots(df: pl.DataFrame, metrics: pl.DataFrame | None, gates: pl.DataFrame |
     return paths
 
 
+def _gate_settings(gate: Mapping[str, Mapping[str, Any]] | None, models: Sequence[Any]) -> str:
+    """'CER <= 0.02 after NFKC, ...' per run (one phrase when all runs agree)."""
+    if not gate:
+        return "CER threshold and normalisation: see each run's manifest.json"
+
+    def one(g: Mapping[str, Any]) -> str:
+        norm = g.get("normalization") or {}
+        on = [k.replace("_", " ") for k, v in norm.items() if v]
+        return f"CER <= {g.get('threshold')}" + (f" after normalisation: {', '.join(on)}" if on else
+                                                 " with no normalisation")
+
+    phrases = {str(m): one(g) for m, g in gate.items()}
+    if len(set(phrases.values())) == 1:
+        return next(iter(phrases.values()))
+    return "; ".join(f"{m}: {t}" for m, t in phrases.items())
+
+
 def _missing_table(df: pl.DataFrame, factors: list[str], by: list[str]) -> pl.DataFrame | None:
     """Answer rows and failed requests per (run, cell, modality), with an overall row per modality
     (null factor levels); None when the table has no ``error`` column or nothing failed."""
@@ -262,11 +314,13 @@ def _missing_table(df: pl.DataFrame, factors: list[str], by: list[str]) -> pl.Da
         return None
     facs = [f for f in factors if f in solve.columns]
     agg = [pl.len().alias("n"), pl.col("error").is_not_null().sum().cast(pl.Int64).alias("n_missing")]
-    cells = solve.group_by([*by, *[pl.col(f).cast(pl.String) for f in facs], "modality"]).agg(agg)
+    # Factor columns keep their dtype: an Enum sorts in spec order (200, 100, 50), not as text.
+    cells = solve.group_by([*by, *facs, "modality"]).agg(agg)
     overall = solve.group_by([*by, "modality"]).agg(agg).with_columns(
-        [pl.lit(None, dtype=pl.String).alias(f) for f in facs]).select(cells.columns)
+        [pl.lit(None, dtype=solve.schema[f]).alias(f) for f in facs]).select(cells.columns)
     out = pl.concat([cells.filter(pl.col("modality") != "text") if facs else cells, overall])
     out = out.sort([*by, *[pl.col(f).is_null() for f in facs], *facs, "modality"], nulls_last=True)
+    out = out.with_columns([pl.col(f).cast(pl.String) for f in facs])
     return out.with_columns((pl.col("n_missing") / pl.col("n")).alias("missing_rate"))
 
 
@@ -291,7 +345,8 @@ def _error_lines(df: pl.DataFrame) -> list[str]:
 def _summary(name: str, df: pl.DataFrame, factors: list[str], headers: list[str], rows: list[list[str]], align: str,
              tables: Mapping[str, EffectTable],
              gates: pl.DataFrame | None, curves: Mapping[str, Any], paths: Mapping[str, Path],
-             ungated_rows: list[list[str]], notes: list[str], gate_policy: str, pooled: bool = False) -> str:
+             ungated_rows: list[list[str]], notes: list[str], gate_policy: str, pooled: bool = False,
+             side: pl.DataFrame | None = None, gate_text: str = "") -> str:
     solve = df.filter(pl.col("prompt_type") != "ocr") if "prompt_type" in df.columns else df
     runs = (f", {solve.get_column('run').n_unique()} run(s)" if "run" in solve.columns else "")
     lines = [f"# {name}", "",
@@ -299,24 +354,45 @@ def _summary(name: str, df: pl.DataFrame, factors: list[str], headers: list[str]
              + (f", {solve.get_column('model').n_unique()} model(s)" if "model" in solve.columns else "") + runs
              + (" (runs of each model pooled on request)" if pooled else ""),
              f"- factors: {', '.join(factors) or '(none)'}; gate policy: {gate_policy}",
+             *([f"- OCR gate: {gate_text}"] if "gate_passed" in df.columns else []),
              *_error_lines(df), ""]
     if rows:
         lines += ["## Consistency (gate-passed units)", "", fmt.markdown(headers, rows, align), ""]
     if ungated_rows:
         lines += ["## Consistency (all units, ungated)", "", fmt.markdown(headers, ungated_rows, align), ""]
+    if side is not None and side.height:
+        key = "run" if "run" in side.columns else "model"
+        lines += ["## Factor effects, gated and ungated", "",
+                  f"Delta in points [95% CI], level minus reference; gate: {gate_text}. Acc. ref. is on the cells of "
+                  "the arm in which the factor varies. Full table: `effects_gate.md` (LaTeX: `effects_gate.tex`).", ""]
+        mains = side.filter(pl.col("kind") == gate_view.MAIN)
+        for m in mains.get_column(key).unique(maintain_order=True).to_list():
+            part = mains.filter(pl.col(key) == m)
+            if mains.get_column(key).n_unique() > 1:
+                lines += [f"**{m}**", ""]
+            lines += [fmt.markdown(gate_view.HEADERS, gate_view.display_rows(part), gate_view.ALIGN), ""]
+        if gate_view.legend(mains):
+            lines += [gate_view.legend(mains), ""]
     if tables:
-        lines += ["## Largest factor effects (adjusted p < 0.05)", ""]
+        lines += [f"## Largest factor effects (adjusted p < 0.05; gate policy {gate_policy})", ""]
         for m, t in tables.items():
             ref = ", ".join(f"{f}={lv}" for f, lv in t.reference)
             sig = t.frame.filter(pl.col("p_adj") < 0.05).with_columns(pl.col("delta").abs().alias("_a")).sort(
-                "_a", descending=True).head(5)
+                "_a", descending=True)
             lines.append(f"- **{m}** (reference {ref}; {t.method}, n={t.n_obs}):")
+            main, inter = sig.filter(~pl.col("term").str.contains(":")), sig.filter(pl.col("term").str.contains(":"))
             if sig.height == 0:
                 lines.append("  no level differs from its reference after correction.")
-            for r in sig.iter_rows(named=True):
-                odds = "" if r["odds_ratio"] is None else f"OR {fmt.num(r['odds_ratio'], 2)}, "
-                delta = fmt.interval(r["delta"], r["delta_ci_low"], r["delta_ci_high"], 1, 100.0)
-                lines.append(f"  - {r['term']}={r['level']}: {delta} points ({odds}p_adj {fmt.pvalue(r['p_adj'])})")
+            for label, part in (("main effects", main), ("interaction terms (difference of differences, not main "
+                                                         "effects)", inter)):
+                if not part.height:
+                    continue
+                lines.append(f"  - {label}:")
+                for r in part.head(5).iter_rows(named=True):
+                    odds = "" if r["odds_ratio"] is None else f"OR {fmt.num(r['odds_ratio'], 2)}, "
+                    delta = fmt.interval(r["delta"], r["delta_ci_low"], r["delta_ci_high"], 1, 100.0)
+                    lines.append(f"    - {r['term']}={r['level']}: {delta} points ({odds}p_adj "
+                                 f"{fmt.pvalue(r['p_adj'])})")
         lines.append("")
     if gates is not None and gates.height:
         cells = gates.filter(pl.all_horizontal([pl.col(f).is_not_null() for f in factors])) if factors else gates

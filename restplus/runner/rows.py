@@ -2,7 +2,8 @@
 
 Scoring is a pure function of stored data (responses, gold answers, OCR references), so
 :func:`rescore` can re-apply the extractors and a new gate threshold or normalisation to a finished
-run without calling any model. A run folder holds, next to ``results.parquet``, ``rows.parquet``
+run without calling any model, into a new run folder beside it (the original is never rewritten).
+A run folder holds, next to ``results.parquet``, ``rows.parquet``
 (per row: request keys, answer type, OCR reference and OCR call state) and ``problems.jsonl``.
 """
 
@@ -182,41 +183,91 @@ def read_problems(out: Path) -> dict[str, Any]:
     return {pr.problem_id: pr for pr in probs}
 
 
-def rescore(run_dir: str | Path, threshold: float | None = None,
-            normalization: "Normalization | dict[str, Any] | None" = None) -> Any:
-    """Re-apply the extractors and the gate to a finished run's stored responses; no model is called.
+def rescored_name(name: str, threshold: float, normalization: Normalization, original: Normalization) -> str:
+    """The default name of a rescored copy: ``NAME.rescored-cer0.02`` (``-norm<hash>`` when the
+    normalisation changed too), so the settings are readable from the folder listing."""
+    from ..hashing import digest
 
-    ``threshold`` / ``normalization`` default to the run's recorded settings. Rewrites
-    ``results.parquet`` atomically, records the new gate settings in ``manifest.json`` and returns
-    the table (polars DataFrame, same columns as before).
+    tag = f"{name}.rescored-cer{threshold:g}"
+    if normalization != original:
+        tag += "-norm" + digest(normalization.to_dict(), 6)
+    return tag
+
+
+def rescore_out(run_dir: str | Path, threshold: float | None = None,
+                normalization: "Normalization | dict[str, Any] | None" = None) -> Path:
+    """The default folder of :func:`rescore`: the sibling ``<run_dir>.rescored-cer<threshold>``."""
+    src = Path(run_dir)
+    gate = dict((read_manifest(src) or {}).get("gate") or {})
+    old = as_normalization(gate.get("normalization"))
+    thr = check_threshold(gate.get("threshold", 0.0) if threshold is None else threshold)
+    norm = old if normalization is None else as_normalization(normalization)
+    return src.with_name(rescored_name(src.name, thr, norm, old))
+
+
+def rescore(run_dir: str | Path, threshold: float | None = None,
+            normalization: "Normalization | dict[str, Any] | None" = None, *,
+            out: str | Path | None = None, name: str | None = None) -> Any:
+    """Re-score a finished run's stored responses with the extractors and a (new) gate into a new run
+    folder; no model is called and ``run_dir`` is left byte-identical.
+
+    ``threshold`` / ``normalization`` default to the run's recorded settings. ``out`` defaults to the
+    sibling folder ``<run_dir>.rescored-cer<threshold>`` (see :func:`rescored_name`); it must not be
+    ``run_dir`` and may only hold an earlier rescore of the same run. The copy is a run of its own:
+    a new ``run_id`` derived from the original's and the gate settings, ``run`` named ``name``
+    (default the original name with the same ``.rescored-...`` suffix), and ``manifest["rescored_from"]``
+    recording the source folder, run id and gate. Returns the table (polars DataFrame).
     """
+    import shutil
+
     import polars as pl
 
-    out = Path(run_dir)
-    manifest = read_manifest(out)
-    if manifest is None or not (out / RESULTS).exists() or not (out / ROWS).exists():
-        raise CacheMismatchError(f"{str(out)!r} is not a finished restplus run folder (needs manifest.json, "
-                                 f"{RESULTS} and {ROWS}); run `restplus run ... --out {out}` first.")
+    from ..hashing import digest
+
+    src = Path(run_dir)
+    manifest = read_manifest(src)
+    if manifest is None or not (src / RESULTS).exists() or not (src / ROWS).exists():
+        raise CacheMismatchError(f"{str(src)!r} is not a finished restplus run folder (needs manifest.json, "
+                                 f"{RESULTS} and {ROWS}); run `restplus run ... --out {src}` first.")
     gate = dict(manifest.get("gate") or {})
+    old_norm = as_normalization(gate.get("normalization"))
     thr = check_threshold(gate.get("threshold", 0.0) if threshold is None else threshold)
     norm = as_normalization(gate.get("normalization") if normalization is None else normalization)
-    table = pl.read_parquet(out / RESULTS)
-    if "run" not in table.columns:  # written before runs had names: name it as a new run would be
-        table = table.with_columns(pl.lit(manifest.get("run_name") or out.resolve().name).alias("run"))
-    side = pl.read_parquet(out / ROWS)
+    table = pl.read_parquet(src / RESULTS)
+    old_name = str(manifest.get("run_name") or (table.get_column("run")[0] if "run" in table.columns and
+                                                 table.height else src.resolve().name))
+    dest = Path(out) if out is not None else rescore_out(src, thr, norm)
+    if dest.resolve() == src.resolve():
+        raise CacheMismatchError(f"rescore --out {str(dest)!r} is the run folder itself; a rescore never overwrites "
+                                 "the original. Pass another --out (or none: the default is the sibling folder "
+                                 f"{str(rescore_out(src, thr, norm))!r}).")
+    old_id = str(manifest.get("run_id") or "")
+    existing = read_manifest(dest) if dest.exists() else None
+    if dest.exists() and any(dest.iterdir()) and (existing or {}).get("rescored_from", {}).get("run_id") != old_id:
+        raise CacheMismatchError(f"rescore --out {str(dest)!r} already holds something other than a rescore of "
+                                 f"run {old_id} ({src}); choose an empty or new folder.")
+    side = pl.read_parquet(src / ROWS)
     if table.height != side.height:
-        raise CacheMismatchError(f"{str(out)!r}: {RESULTS} has {table.height} rows but {ROWS} has {side.height}; "
+        raise CacheMismatchError(f"{str(src)!r}: {RESULTS} has {table.height} rows but {ROWS} has {side.height}; "
                                  "the folder was edited or is from an interrupted write. Re-run `restplus run`.")
     external = "ext_ocr_cer" in table.columns
     factors = list(manifest.get("factors") or [])
     joined = table.drop([c for c in ("ocr_cer", "gate_passed", "ext_ocr_cer", "ext_gate_passed")
                          if c in table.columns]).join(side, on=["variant_id", "prompt_type"], how="left")
-    rows = score_rows(joined.to_dicts(), read_problems(out), threshold=thr, normalization=norm)
+    rows = score_rows(joined.to_dicts(), read_problems(src), threshold=thr, normalization=norm)
+    # A run of its own: the same id for the same source and gate (a repeated rescore replaces its
+    # own copy), never the source's id, so read_runs can put original and rescore side by side.
+    new_id = f"{old_id}.rescored-{digest({'t': thr, 'n': norm.to_dict()}, 8)}"
+    label = name if name is not None else rescored_name(old_name, thr, norm, old_norm)
+    for r in rows:
+        r["run_id"], r["run"] = new_id, label
     levels = {c: dt.categories.to_list() for c, dt in table.schema.items() if isinstance(dt, pl.Enum)}
-    new = write_outputs(out, rows, factors, external, levels)
-    gate.update({"threshold": thr, "normalization": norm.to_dict()})
-    manifest["gate"] = gate
-    manifest.setdefault("rescored", 0)
-    manifest["rescored"] += 1
-    atomic.write_json(out / "manifest.json", manifest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if (src / PROBLEMS).exists():
+        shutil.copyfile(src / PROBLEMS, dest / PROBLEMS)
+    new = write_outputs(dest, rows, factors, external, levels)
+    new_gate = {**gate, "threshold": thr, "normalization": norm.to_dict()}
+    atomic.write_json(dest / "manifest.json", {
+        **manifest, "run_id": new_id, "run_name": label, "gate": new_gate,
+        "rescored_from": {"path": str(src.resolve()), "run_id": old_id, "run_name": old_name, "gate": gate}})
     return new

@@ -135,7 +135,9 @@ class EffectTable:
 
     def to_latex(self, path: str | os.PathLike[str] | None = None) -> str:
         """A booktabs ``tabular`` for ``\\input`` (needs ``\\usepackage{booktabs}``)."""
-        return _write(fmt.latex(_HEADERS, self._rows(), _ALIGN, comment=self._caption()), path)
+        legend = ("* row with a note (fallback or exact comparison; see the Markdown table's notes)"
+                  if self.frame.get_column("note").drop_nulls().len() else "")
+        return _write(fmt.latex(_HEADERS, self._rows(), _ALIGN, comment=self._caption(), legend=legend), path)
 
     def tests_to_latex(self, path: str | os.PathLike[str] | None = None) -> str:
         return _write(fmt.latex(_TEST_HEADERS, self._test_rows(), _TEST_ALIGN,
