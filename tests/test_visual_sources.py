@@ -256,24 +256,36 @@ def _grid():
     return rp.load_grid(SPEC)
 
 
+REF = {"dpi": 200, "blur": 0, "board_theme": "classic", "chart_style": "plain", "layout_seed": 0}
+
+
+def _cell(grid, modality, **levels):
+    """The cell with ``modality`` and the given levels, every other visual factor at its reference."""
+    want = {**REF, **levels, "modality": modality}
+    for c in grid.cells():
+        lv = c.as_dict()
+        if modality == "text" and lv.get("modality") == "text" or all(lv.get(k) == v for k, v in want.items()):
+            return c
+    raise AssertionError(f"no cell {want}")
+
+
 def test_modalities_text_notation_image_drawing_mixed_drawing_plus_question():
     grid = _grid()
     p = generate_chess(1, seed=0)[0]
-    by = {c.short(): c for c in grid.cells()}
-    text = rp.realize(p, grid, by["modality=text"], 1)
+    text = rp.realize(p, grid, _cell(grid, "text"), 1)
     assert not text.images and meta(p, "notation") in text.parts[0].text
-    img = rp.realize(p, grid, by["dpi=200, blur=0, modality=image"], 1)
+    img = rp.realize(p, grid, _cell(grid, "image"), 1)
     assert len(img.images) == 2 and img.images[0].rendered_text == meta(p, "notation")
     # the question, rendered as text (line-wrapped)
     assert img.images[1].rendered_text.split() == p.segments[1].text.split()
-    mixed = rp.realize(p, grid, by["dpi=200, blur=0, modality=mixed"], 1)
+    mixed = rp.realize(p, grid, _cell(grid, "mixed"), 1)
     assert len(mixed.images) == 1 and mixed.images[0].png == img.images[0].png
     assert [type(x).__name__ for x in mixed.parts] == ["ImagePart", "TextPart"]
     assert mixed.parts[1].text == p.segments[1].text
-    low = rp.realize(p, grid, by["dpi=50, blur=0, modality=image"], 1).images[0]
+    low = rp.realize(p, grid, _cell(grid, "image", dpi=50), 1).images[0]
     assert (low.width, img.images[0].width) == (200, 800)
     assert dict(low.covariates)["square_px"] == pytest.approx(200 * 45 / 390, abs=1e-3)
-    blurred = rp.realize(p, grid, by["dpi=200, blur=1.5, modality=image"], 1).images[0]
+    blurred = rp.realize(p, grid, _cell(grid, "image", blur=1.5), 1).images[0]
     assert blurred.pixel_sha256 != img.images[0].pixel_sha256
     assert [s["step"] for s in dict(blurred.provenance)["steps"]] == ["blur"]
 
@@ -281,8 +293,7 @@ def test_modalities_text_notation_image_drawing_mixed_drawing_plus_question():
 _PROBE = """
 import json, restplus as rp
 grid = rp.load_grid({spec!r})
-cell = [c for c in grid.cells() if c.short() == "dpi=100, blur=1.5, modality=image" or
-        c.short() == "dpi=100, blur=0, modality=image"][0]
+cell = [c for c in grid.cells() if c.as_dict().get("dpi") == 100 and c.as_dict()["modality"] == "image"][0]
 out = {{}}
 for name in ("chess", "graph", "chart"):
     p = rp.builtin_set(name, 1, seed=2)[0]
@@ -297,7 +308,7 @@ def test_drawings_are_byte_deterministic_across_processes():
                                       cwd=ROOT).stdout) for _ in range(2)]
     assert runs[0] == runs[1]
     grid = _grid()
-    cell = next(c for c in grid.cells() if c.short() == "dpi=100, blur=0, modality=image")
+    cell = _cell(grid, "image", dpi=100)
     here = {n: [i.sha256 for i in rp.realize(rp.builtin_set(n, 1, seed=2)[0], grid, cell, 9).images]
             for n in ("chess", "graph", "chart")}
     assert here == runs[0]
@@ -320,5 +331,30 @@ def test_cli_generate_on_the_visual_spec(tmp_path):
     r = subprocess.run([sys.executable, "-m", "restplus", "generate", str(SPEC), "--problems", "chess,graph",
                         "--n", "4", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    assert "72 variants" in r.stdout  # 8 problems x 9 cells
-    assert len(list(out.rglob("*.png"))) >= 8 * 8
+    n_cells = _grid().n_cells
+    assert f"{8 * n_cells} variants" in r.stdout
+    assert len(list(out.rglob("*.png"))) >= 8 * (n_cells - 1)  # every non-text cell has a drawing
+
+
+def test_source_factor_kinds_change_only_their_own_source():
+    from restplus.grammar.visual_kinds import BOARD_THEMES, CHART_STYLES
+    from restplus.problems.visual.chart import STYLES
+    from restplus.problems.visual.chess import THEMES
+
+    assert set(BOARD_THEMES) == set(THEMES) and set(CHART_STYLES) == set(STYLES)
+    grid = _grid()
+    arms = {"board_theme": "green", "chart_style": "grid", "layout_seed": 1}
+    owner = {"board_theme": "chess", "chart_style": "chart", "layout_seed": "graph"}
+    for name in ("chess", "graph", "chart"):
+        p = rp.builtin_set(name, 1, seed=1)[0]
+        ref = rp.realize(p, grid, _cell(grid, "mixed"), 0).images[0].sha256
+        for factor_name, level in arms.items():
+            got = rp.realize(p, grid, _cell(grid, "mixed", **{factor_name: level}), 0).images[0].sha256
+            assert (got != ref) == (owner[factor_name] == name), (name, factor_name)
+    green = drawing_of(rp.builtin_set("chess", 1)[0], *_font(), {"theme": "green"}).svg
+    assert "#769656" in green
+
+
+def test_bad_source_factor_level_is_a_spec_error():
+    with pytest.raises(rp.RestplusError, match="factors.board_theme: Unknown board_theme level 'purple'"):
+        rp.Grid.from_dict({"restplus_spec": 1, "factors": {"board_theme": {"levels": ["classic", "purple"]}}})

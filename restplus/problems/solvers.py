@@ -11,6 +11,9 @@ human would know which kind of exercise is in front of them.
   (:func:`.arith.solve_text`); no ``eval``.
 * Multiple choice (``mcq``/``choice``): the template's checker reads the stem and options and
   picks the matching option (:func:`.mcq.solve_text`).
+* Image-native sources (``chess``, ``graph``, ``chart``): the notation (FEN, edge list, table) and
+  question read from the text, the answer recomputed with the rules. An OCR reader cannot read a
+  board or a node-link drawing, so for these sources the reader baseline covers the text path only.
 
 Problems from other sources (MMLU, GSM8K ...) match no template: the solvers return None for them.
 Pass ``problem.answer_type`` when the task is not one of ours.
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from ..errors import unknown_name
 from . import arith, mcq, soe
 from .base import Problem
+from .visual import chart, chess, graph
 
 
 def _template(problem: Problem | None, generator: str) -> str | None:
@@ -38,6 +42,9 @@ SOLVERS: dict[str, Callable[[str, Problem | None], str | None]] = {
     "soe": lambda text, p: soe.solve_text(text),
     "arith": lambda text, p: arith.solve_text(text, _template(p, "arith")),
     "mcq": lambda text, p: mcq.solve_text(text, _template(p, "mcq")),
+    "chess": lambda text, p: chess.solve_text(text),
+    "graph": lambda text, p: graph.solve_text(text),
+    "chart": lambda text, p: chart.solve_text(text),
     "exact": lambda text, p: None,  # free-form answers have no checker
 }
 ALIASES = {"number": "arith", "choice": "mcq"}

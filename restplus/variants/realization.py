@@ -9,7 +9,7 @@ from ..grammar.grid import Cell, Grid
 from ..grammar.layouts import get_layout
 from ..hashing import derive_seed
 from ..problems.base import Problem
-from ..problems.visual import drawing_kind, drawing_of
+from ..problems.visual import drawing_kind, drawing_of, drawing_overrides
 from ..records import Part, TextPart
 from ..render import FontManifest, compose_blocks, render_image
 from ..render.drawing import render_drawing
@@ -49,7 +49,7 @@ def realize(problem: Problem, grid: Grid, cell: Cell, seed: int, *, problem_cont
             if is_drawing:
                 # An image-native source: its context (the notation) becomes the drawing itself.
                 font = resolve_font(params.font, manifest)
-                d = drawing_of(problem, font.family, font.path)
+                d = drawing_of(problem, font.family, font.path, drawing_overrides(problem, params.get))
                 img = render_drawing(d.svg, d.width_pt, d.height_pt, params, image_seed(seed, len(images)),
                                      fonts=(font,) if d.families else (), px_measures=d.px_measures,
                                      rendered_text=str(dict(problem.meta)["notation"]), kind=str(kind),

@@ -10,6 +10,7 @@ from .base import (
     VisualSource,
     drawing_kind,
     drawing_of,
+    drawing_overrides,
     score_transcription,
     transcription_prompt,
     visual_problem,
@@ -20,6 +21,6 @@ from .graph import generate_graph, graph_problem
 
 __all__ = [
     "SOURCES", "Drawing", "Transcription", "VisualSource", "chart_problem", "chess_problem", "drawing_kind",
-    "drawing_of", "generate_chart", "generate_chess", "generate_graph", "graph_problem", "score_transcription",
-    "transcription_prompt", "visual_problem",
+    "drawing_of", "drawing_overrides", "generate_chart", "generate_chess", "generate_graph", "graph_problem",
+    "score_transcription", "transcription_prompt", "visual_problem",
 ]

@@ -60,12 +60,15 @@ class VisualSource:
     draw(notation, options, font_family, font_path) -> Drawing
     transcribe(gold_notation, text) -> Transcription
     prompt   the transcription prompt (asks the model to write the notation back)
+    param_options  (render-param key, drawing option) pairs: which source-specific factor levels
+             (restplus.grammar.visual_kinds) override which drawing option
     """
 
     name: str
     draw: Callable[[str, dict[str, Any], str, str], Drawing]
     transcribe: Callable[[str, str], Transcription]
     prompt: str
+    param_options: tuple[tuple[str, str], ...] = ()
 
 
 SOURCES: Registry[VisualSource] = Registry("visual source", ProblemError)
@@ -86,8 +89,19 @@ def drawing_kind(problem: Problem) -> str | None:
     return dict(problem.meta).get("drawing_kind")
 
 
-def drawing_of(problem: Problem, font_family: str, font_path: str) -> Drawing:
-    """The drawing of ``problem`` with labels in ``font_family`` (file ``font_path``)."""
+def drawing_overrides(problem: Problem, get: Callable[[str], Any]) -> dict[str, Any]:
+    """Drawing options set by the cell: ``get(key)`` reads a render param (None when unset)."""
+    kind = drawing_kind(problem)
+    if kind is None:
+        return {}
+    return {opt: get(key) for key, opt in SOURCES[kind].param_options if get(key) is not None}
+
+
+def drawing_of(problem: Problem, font_family: str, font_path: str, overrides: dict[str, Any] | None = None) -> Drawing:
+    """The drawing of ``problem`` with labels in ``font_family`` (file ``font_path``).
+
+    ``overrides`` replaces drawing options (e.g. ``{"theme": "green"}`` from a board_theme level).
+    """
     meta = dict(problem.meta)
     kind = meta.get("drawing_kind")
     if kind is None:
@@ -97,8 +111,9 @@ def drawing_of(problem: Problem, font_family: str, font_path: str) -> Drawing:
         options = json.loads(meta.get("drawing_options") or "{}")
     except json.JSONDecodeError as exc:
         raise ProblemError(f"problem {problem.problem_id!r}: meta 'drawing_options' is not JSON ({exc}).") from None
-    del options  # validated above; _draw re-reads the JSON so its cache key stays hashable
-    return _draw(str(kind), str(meta["notation"]), meta.get("drawing_options") or "{}", font_family, font_path)
+    options.update(overrides or {})
+    # passed as canonical JSON so the cache key stays hashable
+    return _draw(str(kind), str(meta["notation"]), json.dumps(options, sort_keys=True), font_family, font_path)
 
 
 @lru_cache(maxsize=256)

@@ -148,4 +148,24 @@ def transcribe_chart(gold: str, text: str) -> Transcription:
 SOURCES.register("chart", VisualSource(
     "chart", draw_chart, transcribe_chart,
     "Transcribe the bar chart in the image as a table: one line per bar, 'category | value', in the order "
-    "of the bars. Reply with the table only."))
+    "of the bars. Reply with the table only.", (("chart_style", "style"),)))
+
+
+def solve_text(text: str) -> str | None:
+    """The reader baseline's answer from a (transcribed) table and question; None if unreadable."""
+    from ...errors import RestplusError
+
+    m = re.search(r"category \| value\n((?:.+ \| -?\d+\n?)+)", text)
+    if m is None:
+        return None
+    xy = re.search(r"value of (\w+) minus the value of (\w+)\?", text) or re.search(r"value of (\w+)\?", text)
+    q = ("largest" if "largest value" in text else "smallest" if "smallest value" in text
+         else "difference" if "minus" in text else "value" if xy else None)
+    if q is None:
+        return None
+    try:
+        rows = parse_table("category | value\n" + m.group(1))
+        groups = xy.groups() if xy else ()
+        return chart_problem(rows, q, x=groups[0] if groups else None, y=groups[1] if len(groups) > 1 else None).answer
+    except RestplusError:
+        return None

@@ -207,4 +207,24 @@ def transcribe_chess(gold: str, text: str) -> Transcription:
 SOURCES.register("chess", VisualSource(
     "chess", draw_chess, transcribe_chess,
     "Transcribe the chess board in the image as the piece-placement field of a FEN (ranks 8 to 1, separated "
-    "by '/', upper case for White, digits for runs of empty squares). Reply with the FEN only."))
+    "by '/', upper case for White, digits for runs of empty squares). Reply with the FEN only.",
+    (("board_theme", "theme"),)))
+
+
+_FEN = re.compile(r"(?:[pnbrqkPNBRQK1-8]{1,8}/){7}[pnbrqkPNBRQK1-8]{1,8} [wb] \S+ \S+ \d+ \d+")
+
+
+def solve_text(text: str) -> str | None:
+    """The reader baseline's answer from a (transcribed) FEN and question; None if unreadable."""
+    from ...errors import RestplusError
+
+    fen = _FEN.search(text)
+    sq = re.search(r"piece is on ([a-h][1-8])\?", text)
+    q = ("piece" if sq else "mate" if "checkmate" in text else "check" if "in check?" in text
+         else "moves" if "legal moves" in text else None)
+    if fen is None or q is None:
+        return None
+    try:
+        return chess_problem(fen.group(0), q, square=sq.group(1) if sq else None).answer
+    except RestplusError:
+        return None

@@ -147,7 +147,9 @@ def _scaled(pos: Any, nodes: tuple[str, ...]) -> dict[str, tuple[float, float]]:
 
 def draw_graph(notation: str, options: dict[str, Any], font_family: str, font_path: str) -> Drawing:
     nodes, edges = parse_edges(notation)
-    pos = layout_positions(nodes, edges, int(options.get("layout_seed", 0)))
+    # a layout_seed factor level k shifts the problem's own layout seed: k = 0 is the reference layout
+    seed = int(options.get("layout_seed", 0)) + 1000 * int(options.get("layout_offset", 0))
+    pos = layout_positions(nodes, edges, seed)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{SIZE_PT}pt" height="{SIZE_PT}pt" '
            f'viewBox="0 0 {SIZE_PT} {SIZE_PT}">', f'<rect width="{SIZE_PT}" height="{SIZE_PT}" fill="#ffffff"/>']
     for a, b in edges:
@@ -182,4 +184,25 @@ def transcribe_graph(gold: str, text: str) -> Transcription:
 SOURCES.register("graph", VisualSource(
     "graph", draw_graph, transcribe_graph,
     "Transcribe the graph in the image as an edge list: every edge once, as two node letters joined by a "
-    "hyphen, separated by commas (e.g. A-B, B-C). Reply with the edge list only."))
+    "hyphen, separated by commas (e.g. A-B, B-C). Reply with the edge list only.",
+    (("layout_seed", "layout_offset"),)))
+
+
+def solve_text(text: str) -> str | None:
+    """The reader baseline's answer from a (transcribed) edge list and question; None if unreadable."""
+    from ...errors import RestplusError
+
+    m = re.search(r"Nodes: (.*)\nEdges: (.*)", text)
+    if m is None:
+        return None
+    ab = re.findall(r"node ([A-Z])\b", text)
+    q = ("degree" if "degree of node" in text else "path" if "Is there a path" in text
+         else "distance" if "shortest path" in text else "edges" if "How many edges" in text
+         else "components" if "connected components" in text else None)
+    try:
+        nodes, edges = parse_edges(f"Nodes: {m.group(1)}\nEdges: {m.group(2)}")
+        if q is None:
+            return None
+        return graph_problem(nodes, edges, q, a=ab[0] if ab else None, b=ab[1] if len(ab) > 1 else None).answer
+    except (RestplusError, ValueError):
+        return None
