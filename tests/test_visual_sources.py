@@ -358,3 +358,15 @@ def test_source_factor_kinds_change_only_their_own_source():
 def test_bad_source_factor_level_is_a_spec_error():
     with pytest.raises(rp.RestplusError, match="factors.board_theme: Unknown board_theme level 'purple'"):
         rp.Grid.from_dict({"restplus_spec": 1, "factors": {"board_theme": {"levels": ["classic", "purple"]}}})
+
+
+def test_readme_visual_example_runs(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Image-native sources", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = code.replace('"perturbations/', f'"{ROOT}/perturbations/').replace('"chess_sheet.png"',
+                                                                             f'"{tmp_path}/s.png"')
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    assert "score=1.0, passed=True" in r.stdout and (tmp_path / "s.png").exists()
