@@ -228,6 +228,14 @@ def test_chart_transcription_cell_accuracy():
     assert not wrong.passed and wrong.score == pytest.approx((len(lines) - 2) / (len(lines) - 1))
 
 
+def test_the_notation_itself_is_a_perfect_transcription():
+    for name in ("chess", "graph", "chart"):
+        for p in rp.builtin_set(name, 6, seed=7):
+            assert score_transcription(p, dict(p.meta)["notation"]).passed, (name, p.problem_id)
+    g = generate_graph(1, seed=0)[0]
+    assert not score_transcription(g, "Nodes: A, B, C").passed  # a node list has no edges
+
+
 def test_text_problems_have_no_transcription():
     with pytest.raises(ProblemError, match="text source"):
         score_transcription(rp.builtin_set("mcq", 1)[0], "x")

@@ -22,7 +22,7 @@ QUESTIONS = ("degree", "path", "distance", "edges", "components")
 SIZE_PT = 288.0
 NODE_R = 14.0  # node radius in points
 MARGIN = 24.0
-_EDGE = re.compile(r"\b([A-Z])\s*(?:-|–|—|->|<->|,)\s*([A-Z])\b")
+_EDGE = re.compile(r"\b([A-Z])\s*(?:<->|->|--|-|–|—)\s*([A-Z])\b")
 
 
 def _nx():
@@ -170,7 +170,9 @@ def transcribe_graph(gold: str, text: str) -> Transcription:
     """Edge-set F1 of the 'X-Y' pairs in ``text`` against the gold edge list (undirected)."""
     _, want_edges = parse_edges(gold)
     want = {tuple(sorted(e)) for e in want_edges}
-    got = {tuple(sorted(m.groups())) for m in _EDGE.finditer(text) if m.group(1) != m.group(2)}
+    # a node list ("Nodes: A, B") is not edges: read only after an "Edges:" label when there is one
+    body = text.split("Edges:", 1)[1] if "Edges:" in text else text
+    got = {tuple(sorted(m.groups())) for m in _EDGE.finditer(body) if m.group(1) != m.group(2)}
     if not want and not got:
         return Transcription(1.0, True, "")
     tp = len(want & got)
