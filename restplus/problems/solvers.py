@@ -38,14 +38,27 @@ def _template(problem: Problem | None, generator: str) -> str | None:
     return meta.get("template")
 
 
+# The lead-in each image-native source puts before its notation: a text that has one is that
+# source's problem whatever answer type the caller names (the runner tags requests by answer type).
+VISUAL_MARKERS = (("Chess position (FEN):", chess.solve_text), ("Undirected graph.\nNodes:", graph.solve_text),
+                  ("Table.\ncategory | value", chart.solve_text))
+
+
+def _visual_or(text: str, otherwise: Callable[[], str | None]) -> str | None:
+    for marker, solve in VISUAL_MARKERS:
+        if marker in text:
+            return solve(text)
+    return otherwise()
+
+
 SOLVERS: dict[str, Callable[[str, Problem | None], str | None]] = {
     "soe": lambda text, p: soe.solve_text(text),
-    "arith": lambda text, p: arith.solve_text(text, _template(p, "arith")),
+    "arith": lambda text, p: _visual_or(text, lambda: arith.solve_text(text, _template(p, "arith"))),
     "mcq": lambda text, p: mcq.solve_text(text, _template(p, "mcq")),
     "chess": lambda text, p: chess.solve_text(text),
     "graph": lambda text, p: graph.solve_text(text),
     "chart": lambda text, p: chart.solve_text(text),
-    "exact": lambda text, p: None,  # free-form answers have no checker
+    "exact": lambda text, p: _visual_or(text, lambda: None),  # other free-form answers have no checker
 }
 ALIASES = {"number": "arith", "choice": "mcq"}
 
