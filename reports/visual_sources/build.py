@@ -8,6 +8,9 @@ notation read back exactly); the reader cannot read drawings, so image cells are
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import restplus as rp
@@ -39,4 +42,20 @@ for name in ("chess", "graph", "chart"):
     for p in rp.builtin_set(name, 2):
         notation = dict(p.meta)["notation"].replace("\n", "; ")
         lines.append(f"- **{name}** `{notation}` — {p.segments[1].text} → `{p.answer}`")
+# The offline reader end to end (run + report): honest about what an OCR pipeline can do here.
+with tempfile.TemporaryDirectory() as tmp:
+    spec = HERE.parent.parent / "perturbations" / "visual_sources.yaml"
+    cmd = [sys.executable, "-m", "restplus", "run", str(spec), "--model", "reader", "--problems", "chess,graph,chart",
+           "--n", "2", "--out", f"{tmp}/run", "--no-progress"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "restplus", "report", f"{tmp}/run", "--gate-policy", "ignore", "--out",
+                    f"{tmp}/report"], check=True, capture_output=True)
+    summary = Path(tmp, "report", "summary.md").read_text(encoding="utf-8")
+table = summary.split("## Consistency (all units, ungated)", 1)[1].split("\n## ", 1)[0].strip()
+lines += ["", "## Offline reader, end to end", "",
+          "`restplus run perturbations/visual_sources.yaml --model reader --problems chess,graph,chart --n 2` then "
+          "`restplus report RUN --gate-policy ignore`. The reader is OCR + exact solvers: it answers the **text "
+          "path** (the notation) and cannot read a board, a node-link drawing or a chart, so its image and mixed "
+          "accuracy and its OCR-gate pass rate are expected to be 0. An MLLM is needed for the image side.", "",
+          table]
 (HERE / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
