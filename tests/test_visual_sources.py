@@ -378,3 +378,44 @@ def test_readme_visual_example_runs(tmp_path):
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr
     assert "score=1.0, passed=True" in r.stdout and (tmp_path / "s.png").exists()
+
+
+# --- modality-gap triples ------------------------------------------------------------------------------
+
+class _ItemAdapter:
+    """Same vector for the image and text pass of an item (by its id): similarity 1 when pairs line up."""
+
+    name = "item"
+
+    def hidden_states(self, request, layers=None):
+        import numpy as np
+
+        from restplus.models.hf_states import HiddenStates
+
+        kind, item = request.tag.split(":", 1)
+        vec = np.random.default_rng(int(hashlib.sha256(item.encode()).hexdigest()[:8], 16)).normal(size=(2, 8))
+        arr = np.repeat(vec[:, None, :], 6, axis=1).astype(np.float32)
+        on, off = np.ones(6, dtype=bool), np.zeros(6, dtype=bool)
+        img = kind == "gap-image"
+        return HiddenStates(arr, (0, 1), on if img else off, off if img else on, np.arange(6))
+
+
+def test_visual_gap_triples_feed_measure_gap():
+    from restplus.gap.measure import measure_gap
+    from restplus.gap.visual import visual_gap_pairs
+
+    grid = _grid()
+    probs = [*rp.builtin_set("chess", 2), *rp.builtin_set("graph", 2)]
+    drawings, written = visual_gap_pairs(probs, grid, seed=0)
+    ref = _cell(grid, "image")
+    for p, d, w in zip(probs, drawings, written):
+        notation = meta(p, "notation")
+        assert d.text_parts == (notation,) == w.text_parts
+        assert d.images[0].png == rp.realize(p, grid, ref, rp.variant_seed(0, p.problem_id, ref)).images[0].png
+        assert d.images[0].sha256 != w.images[0].sha256
+    with pytest.raises(rp.RestplusError, match="text source"):
+        visual_gap_pairs(rp.builtin_set("soe", 1), grid)
+    res = measure_gap(_ItemAdapter(), drawings, n_boot=50)
+    assert res.curves["n_items"].to_list() == [len(probs)] * 2
+    assert res.curves["cos_mean"].to_list() == pytest.approx([1.0, 1.0])
+    assert res.curves["t2i_r1"].to_list() == pytest.approx([1.0, 1.0])
