@@ -181,6 +181,19 @@ def test_chart_answers_recomputed_from_the_table():
             assert p.answer == str(rows[x] - rows[y])
 
 
+def test_chart_drawing_parsed_back_matches_the_table():
+    for p in generate_chart(3, seed=5):
+        svg = drawing_of(p, *_font()).svg
+        rows = [int(line.split(" | ")[1]) for line in meta(p, "notation").splitlines()[1:]]
+        bars = []
+        for k in range(3, 3 + len(rows)):  # patch_1/2 are the figure and axes backgrounds
+            d = re.search(rf'<g id="patch_{k}">\s*<path d="([^"]*)"', svg).group(1)
+            ys = [float(v) for v in re.findall(r"[ML] [\d.]+ ([\d.]+)", d)]
+            bars.append(max(ys) - min(ys))
+        # bar heights in the drawing are proportional to the table's values, in order
+        assert [b / bars[0] for b in bars] == pytest.approx([v / rows[0] for v in rows], rel=1e-4)
+
+
 def test_chart_svg_has_one_bar_and_label_per_row_and_no_date():
     p = generate_chart(1, seed=0)[0]
     svg = drawing_of(p, *_font()).svg
