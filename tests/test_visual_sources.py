@@ -432,3 +432,13 @@ def test_visual_gap_triples_feed_measure_gap():
     assert res.curves["n_items"].to_list() == [len(probs)] * 2
     assert res.curves["cos_mean"].to_list() == pytest.approx([1.0, 1.0])
     assert res.curves["t2i_r1"].to_list() == pytest.approx([1.0, 1.0])
+
+
+def test_visual_problems_round_trip_through_dict_and_still_draw():
+    grid = _grid()
+    for name in ("chess", "graph", "chart"):
+        p = rp.builtin_set(name, 1, seed=4)[0]
+        q = rp.Problem.from_dict(json.loads(json.dumps(p.to_dict())))
+        assert q == p
+        c = _cell(grid, "mixed", dpi=50)
+        assert rp.realize(q, grid, c, 3).images[0].png == rp.realize(p, grid, c, 3).images[0].png
