@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import visual_kinds  # noqa: F401  (registers board_theme, chart_style, layout_seed)
 from .designs import Full, OneAtATime, Sample, Union, design_from_spec
 from .factors import (
                       Factor,

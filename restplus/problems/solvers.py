@@ -11,6 +11,9 @@ human would know which kind of exercise is in front of them.
   (:func:`.arith.solve_text`); no ``eval``.
 * Multiple choice (``mcq``/``choice``): the template's checker reads the stem and options and
   picks the matching option (:func:`.mcq.solve_text`).
+* Image-native sources (``chess``, ``graph``, ``chart``): the notation (FEN, edge list, table) and
+  question read from the text, the answer recomputed with the rules. An OCR reader cannot read a
+  board or a node-link drawing, so for these sources the reader baseline covers the text path only.
 
 Problems from other sources (MMLU, GSM8K ...) match no template: the solvers return None for them.
 Pass ``problem.answer_type`` when the task is not one of ours.
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from ..errors import unknown_name
 from . import arith, mcq, soe
 from .base import Problem
+from .visual import chart, chess, graph
 
 
 def _template(problem: Problem | None, generator: str) -> str | None:
@@ -34,11 +38,27 @@ def _template(problem: Problem | None, generator: str) -> str | None:
     return meta.get("template")
 
 
+# The lead-in each image-native source puts before its notation: a text that has one is that
+# source's problem whatever answer type the caller names (the runner tags requests by answer type).
+VISUAL_MARKERS = (("Chess position (FEN):", chess.solve_text), ("Undirected graph.\nNodes:", graph.solve_text),
+                  ("Table.\ncategory | value", chart.solve_text))
+
+
+def _visual_or(text: str, otherwise: Callable[[], str | None]) -> str | None:
+    for marker, solve in VISUAL_MARKERS:
+        if marker in text:
+            return solve(text)
+    return otherwise()
+
+
 SOLVERS: dict[str, Callable[[str, Problem | None], str | None]] = {
     "soe": lambda text, p: soe.solve_text(text),
-    "arith": lambda text, p: arith.solve_text(text, _template(p, "arith")),
+    "arith": lambda text, p: _visual_or(text, lambda: arith.solve_text(text, _template(p, "arith"))),
     "mcq": lambda text, p: mcq.solve_text(text, _template(p, "mcq")),
-    "exact": lambda text, p: None,  # free-form answers have no checker
+    "chess": lambda text, p: chess.solve_text(text),
+    "graph": lambda text, p: graph.solve_text(text),
+    "chart": lambda text, p: chart.solve_text(text),
+    "exact": lambda text, p: _visual_or(text, lambda: None),  # other free-form answers have no checker
 }
 ALIASES = {"number": "arith", "choice": "mcq"}
 

@@ -9,8 +9,11 @@ from ..grammar.grid import Cell, Grid
 from ..grammar.layouts import get_layout
 from ..hashing import derive_seed
 from ..problems.base import Problem
+from ..problems.visual import drawing_kind, drawing_of, drawing_overrides
 from ..records import Part, TextPart
 from ..render import FontManifest, compose_blocks, render_image
+from ..render.drawing import render_drawing
+from ..render.fonts import resolve_font
 from ..render.image import RenderedImage
 from .modality import split_blocks
 from .variant import Variant
@@ -37,14 +40,46 @@ def realize(problem: Problem, grid: Grid, cell: Cell, seed: int, *, problem_cont
     layout = get_layout(params.layout, layouts)
     parts: list[Part] = []
     images: list[RenderedImage] = []
+    kind = drawing_kind(problem)
     for block in split_blocks(problem, grid.modalities, cell.modality):
         if block.kind == "text":
             parts.append(TextPart(block.text))
             continue
-        img = render_image(compose_blocks(list(block.segments), layout), params, image_seed(seed, len(images)),
-                           layout=layout, roles=block.roles, manifest=manifest, problem_id=problem.problem_id,
-                           cell=cell, context=problem_context, variant_seed=int(seed))
-        images.append(img)
-        parts.append(img.part())
+        for is_drawing, segs in _image_runs(block.segments, kind is not None):
+            if is_drawing:
+                # An image-native source: its context (the notation) becomes the drawing itself.
+                font = resolve_font(params.font, manifest)
+                d = drawing_of(problem, font.family, font.path, drawing_overrides(problem, params.get))
+                img = render_drawing(d.svg, d.width_pt, d.height_pt, params, image_seed(seed, len(images)),
+                                     fonts=(font,) if d.families else (), px_measures=d.px_measures,
+                                     rendered_text=str(dict(problem.meta)["notation"]), kind=str(kind),
+                                     problem_id=problem.problem_id, cell=cell, context=problem_context,
+                                     variant_seed=int(seed))
+            else:
+                img = render_image(compose_blocks(list(segs), layout), params, image_seed(seed, len(images)),
+                                   layout=layout, roles=tuple(dict.fromkeys(r for r, _ in segs)), manifest=manifest,
+                                   problem_id=problem.problem_id, cell=cell, context=problem_context,
+                                   variant_seed=int(seed))
+            images.append(img)
+            parts.append(img.part())
     return Variant(problem_id=problem.problem_id, task=problem.task, cell=cell, seed=int(seed), parts=tuple(parts),
                    images=tuple(images), answer=problem.answer, answer_type=problem.answer_type)
+
+
+Run = tuple[bool, tuple[tuple[str, str], ...]]
+
+
+def _image_runs(segments: tuple[tuple[str, str], ...], has_drawing: bool) -> list[Run]:
+    """Split an image block into (is_drawing, segments) runs: the context of an image-native source is
+    its drawing; the segments around it (the question) stay one text image, as for text sources."""
+    if not has_drawing:
+        return [(False, segments)]
+    runs: list[Run] = []
+    for seg in segments:
+        if seg[0] == "context":
+            runs.append((True, (seg,)))
+        elif runs and not runs[-1][0]:
+            runs[-1] = (False, runs[-1][1] + (seg,))
+        else:
+            runs.append((False, (seg,)))
+    return runs

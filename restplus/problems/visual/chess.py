@@ -1,0 +1,230 @@
+"""Chess positions from seeded random legal play: FEN as text, ``chess.svg.board`` as the drawing.
+
+Castling rights and the en-passant square are cleared from every generated position: the drawing
+cannot show them, and they change the legal-move count, so text and drawing would otherwise not
+carry the same content. The side to move, which the drawing does not show either, is stated in the
+question. The drawing never highlights the king in check or the last move (that would leak answers).
+Questions: ``piece`` (what is on a square), ``moves`` (legal-move count), ``check`` (yes/no) and
+``mate`` (the unique mate-in-one, in UCI).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from ...hashing import derive_seed
+from ..base import Problem
+from .base import SOURCES, Drawing, Transcription, VisualSource, bad_item, visual_problem
+
+QUESTIONS = ("piece", "moves", "check", "mate")
+BOARD_PT = 288.0  # 4 inches: 800 px at 200 DPI
+VIEWBOX = 390.0  # chess.svg's board with coordinates: 15 margin + 8 x 45 + 15
+SQUARE = 45.0
+THEMES: dict[str, dict[str, str]] = {
+    "classic": {},  # chess.svg's own colours
+    "green": {"square light": "#eeeed2", "square dark": "#769656"},
+    "gray": {"square light": "#dddddd", "square dark": "#999999"},
+}
+PIECE_NAMES = {"p": "pawn", "n": "knight", "b": "bishop", "r": "rook", "q": "queen", "k": "king"}
+_PLACEMENT = re.compile(r"(?:[pnbrqkPNBRQK1-8]{1,8}/){7}[pnbrqkPNBRQK1-8]{1,8}")
+
+
+def _chess():
+    import chess  # a declared dependency; imported here so text-only users never load it
+
+    return chess
+
+
+def parse_fen(fen: str, item: str = "?"):  # -> chess.Board
+    """A legal position from ``fen``; ProblemError naming the item and field otherwise."""
+    chess = _chess()
+    try:
+        board = chess.Board(fen)
+    except ValueError as exc:
+        raise bad_item("chess", item, "notation", f"{fen!r} is not a FEN ({exc}). Give six fields, e.g. "
+                       "'rnbqkbnr/pppppppp/8/8/8/8/PPPPPPPP/RNBQKBNR w - - 0 1'.") from None
+    if not board.is_valid():
+        raise bad_item("chess", item, "notation", f"{fen!r} is not a legal position ({board.status()!r}); "
+                       "each side needs one king and the side not to move may not be in check.")
+    return board
+
+
+def piece_name(piece: Any) -> str:
+    return "empty" if piece is None else ("white " if piece.color else "black ") + PIECE_NAMES[piece.symbol().lower()]
+
+
+def mating_moves(board: Any) -> list[str]:
+    out = []
+    for mv in list(board.legal_moves):
+        board.push(mv)
+        if board.is_checkmate():
+            out.append(mv.uci())
+        board.pop()
+    return sorted(out)
+
+
+def chess_problem(fen: str, question: str, *, square: str | None = None, item: str = "?",
+                  theme: str = "classic") -> Problem:
+    """One chess problem on ``fen``; the answer is computed here with the chess rules."""
+    chess = _chess()
+    board = parse_fen(fen, item)
+    if theme not in THEMES:
+        from ...errors import did_you_mean
+
+        raise bad_item("chess", item, "theme",
+                       f"{theme!r} is not one of {sorted(THEMES)}.{did_you_mean(theme, THEMES)}")
+    side = "White" if board.turn else "Black"
+    if question == "piece":
+        if square not in chess.SQUARE_NAMES:
+            raise bad_item("chess", item, "square", f"{square!r} is not a square name (a1 … h8).")
+        text = (f"Which piece is on {square}? Answer with its colour and name (e.g. 'white knight'), "
+                "or 'empty'.")
+        answer, atype = piece_name(board.piece_at(chess.parse_square(square))), "exact"
+    elif question == "moves":
+        text = f"{side} to move. How many legal moves does {side} have?"
+        answer, atype = str(board.legal_moves.count()), "number"
+    elif question == "check":
+        text = f"{side} to move. Is {side} in check? Answer yes or no."
+        answer, atype = ("yes" if board.is_check() else "no"), "exact"
+    elif question == "mate":
+        mates = mating_moves(board)
+        if len(mates) != 1:
+            raise bad_item("chess", item, "question", f"'mate' needs exactly one mate-in-one, {fen!r} has "
+                           f"{len(mates)} ({mates}).")
+        text = (f"{side} to move has exactly one move that gives checkmate. Give it in UCI notation "
+                "(from-square then to-square, e.g. e2e4; add the piece letter for a promotion, e.g. e7e8q).")
+        answer, atype = mates[0], "exact"
+    else:
+        from ...errors import unknown_name
+
+        raise unknown_name("chess question", question, QUESTIONS)
+    return visual_problem("chess", board.fen(), f"Chess position (FEN): {board.fen()}", text, answer, atype,
+                          options={"theme": theme}, extra_meta={"question_type": question})
+
+
+def _random_position(rng: random.Random, plies: int):
+    chess = _chess()
+    board = chess.Board()
+    for _ in range(plies):
+        moves = list(board.legal_moves)
+        if not moves:
+            break
+        board.push(rng.choice(moves))
+    return _cleared(board)
+
+
+def _cleared(board: Any):
+    # A fresh board from the placement: no move stack, no castling rights, no en-passant square.
+    chess = _chess()
+    out = chess.Board(None)
+    out.set_piece_map(board.piece_map())
+    out.turn = board.turn
+    out.fullmove_number = board.fullmove_number
+    return out
+
+
+def _mate_position(rng: random.Random):
+    # Random games until a position with exactly one mating move; random play finds them within a
+    # few games (late, material-rich positions with exposed kings).
+    chess = _chess()
+    for _ in range(500):
+        board = chess.Board()
+        for _ in range(rng.randint(20, 120)):
+            moves = list(board.legal_moves)
+            if not moves:
+                break
+            board.push(rng.choice(moves))
+            pos = _cleared(board)
+            if pos.is_valid() and not pos.is_game_over() and len(mating_moves(pos)) == 1:
+                return pos
+    raise bad_item("chess", "?", "question", "no mate-in-one position in 500 random games; "
+                   "use another seed.")  # pragma: no cover - never seen
+
+
+def generate_chess(n: int, seed: int = 0) -> tuple[Problem, ...]:
+    """``n`` chess problems; item i depends only on (seed, i) and cycles through QUESTIONS."""
+    chess = _chess()
+    out = []
+    for i in range(n):
+        rng = random.Random(derive_seed(int(seed), "chess", i))
+        q = QUESTIONS[i % len(QUESTIONS)]
+        want_check = rng.random() < 0.5  # otherwise almost every 'check' answer would be "no"
+        while True:
+            board = _mate_position(rng) if q == "mate" else _random_position(rng, rng.randint(6, 60))
+            if board.is_valid() and not board.is_game_over() and (q != "check" or board.is_check() == want_check):
+                break
+        square = None
+        if q == "piece":
+            occupied = sorted(board.piece_map())
+            sq = rng.choice(occupied) if rng.random() < 0.75 else rng.randrange(64)
+            square = chess.square_name(sq)
+        out.append(chess_problem(board.fen(), q, square=square, item=f"chess[{i}]"))
+    return tuple(out)
+
+
+def draw_chess(notation: str, options: dict[str, Any], font_family: str, font_path: str) -> Drawing:
+    """``chess.svg.board`` of the FEN: white at the bottom, coordinates drawn as paths (no fonts)."""
+    import chess.svg
+
+    board = parse_fen(notation)
+    theme = options.get("theme", "classic")
+    if theme not in THEMES:
+        raise bad_item("chess", notation, "theme", f"{theme!r} is not one of {sorted(THEMES)}.")
+    svg = chess.svg.board(board, coordinates=True, colors=THEMES[theme], size=None)
+    # size=None leaves the size open; the rasteriser sets the pixel size from BOARD_PT and the DPI.
+    svg = svg.replace("<svg ", f'<svg width="{BOARD_PT}pt" height="{BOARD_PT}pt" ', 1)
+    return Drawing(svg=svg, width_pt=BOARD_PT, height_pt=BOARD_PT, px_measures=(("square_px", SQUARE / VIEWBOX),))
+
+
+def placement(fen: str) -> list[str]:
+    """The 64 squares a8…h1 of a FEN placement field, '.' for empty."""
+    out: list[str] = []
+    for ch in fen.split()[0]:
+        if ch.isdigit():
+            out.extend("." * int(ch))
+        elif ch != "/":
+            out.append(ch)
+    return out
+
+
+def transcribe_chess(gold: str, text: str) -> Transcription:
+    """Per-square equality of the first FEN placement in ``text`` against the gold position."""
+    found = _PLACEMENT.search(text.replace(" /", "/").replace("/ ", "/"))
+    if not found:
+        return Transcription(0.0, False, "no FEN piece placement found in the transcription")
+    got, want = placement(found.group(0)), placement(gold)
+    if len(got) != 64:
+        return Transcription(0.0, False, f"placement {found.group(0)!r} has {len(got)} squares, not 64")
+    chess = _chess()
+    wrong = [f"{chess.SQUARE_NAMES[chess.square_mirror(i)]}: {g} for {w}"
+             for i, (g, w) in enumerate(zip(got, want)) if g != w]
+    score = 1.0 - len(wrong) / 64.0
+    return Transcription(round(score, 6), not wrong, "; ".join(wrong[:5]))
+
+
+SOURCES.register("chess", VisualSource(
+    "chess", draw_chess, transcribe_chess,
+    "Transcribe the chess board in the image as the piece-placement field of a FEN (ranks 8 to 1, separated "
+    "by '/', upper case for White, digits for runs of empty squares). Reply with the FEN only.",
+    (("board_theme", "theme"),)))
+
+
+_FEN = re.compile(r"(?:[pnbrqkPNBRQK1-8]{1,8}/){7}[pnbrqkPNBRQK1-8]{1,8} [wb] \S+ \S+ \d+ \d+")
+
+
+def solve_text(text: str) -> str | None:
+    """The reader baseline's answer from a (transcribed) FEN and question; None if unreadable."""
+    from ...errors import RestplusError
+
+    fen = _FEN.search(text)
+    sq = re.search(r"piece is on ([a-h][1-8])\?", text)
+    q = ("piece" if sq else "mate" if "checkmate" in text else "check" if "in check?" in text
+         else "moves" if "legal moves" in text else None)
+    if fen is None or q is None:
+        return None
+    try:
+        return chess_problem(fen.group(0), q, square=sq.group(1) if sq else None).answer
+    except RestplusError:
+        return None
