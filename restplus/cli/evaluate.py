@@ -19,7 +19,8 @@ def add_model_and_problem_args(p: argparse.ArgumentParser, n_default: int | None
     """--model/--base-url/--api-key-env and --problems/--n, shared by the commands that call a model."""
     p.add_argument("--model", required=True,
                    help="reader | hf:PATH | openai:MODEL | any registered adapter name (restplus.models.names())")
-    p.add_argument("--base-url", help="server URL for openai:MODEL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--base-url", help="server URL for openai:MODEL, e.g. http://127.0.0.1:8000/v1; several servers "
+                   "of the same model comma-separated (URL1,URL2): requests go to the least busy one")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the API key ('none' for servers without auth)")
     o = p.add_argument_group("openai:MODEL options")

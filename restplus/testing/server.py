@@ -21,7 +21,8 @@ Fault kinds: ``ok``, ``429`` (with ``Retry-After``), ``500``, ``400`` (not retry
 ``"echo: <text parts of the last user message>"`` (see ``answer``). With ``require_key`` every
 request must carry ``Authorization: Bearer <key>``, else 401 with a body that echoes the presented
 key (as some servers do), to test that clients scrub keys from errors. ``max_in_flight`` is the
-most requests handled at once.
+most requests handled at once. ``GET /v1/models`` lists ``model_name``. Once stopped, a request on a
+kept-alive connection is dropped with the connection (as a killed server does), not left hanging.
 """
 
 from __future__ import annotations
@@ -223,8 +224,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        srv: LoopbackServer = self.server.owner  # type: ignore[attr-defined]
+        if srv._stop.is_set():
+            self.close_connection = True
+            return
+        if self.path.rstrip("/") not in ("/v1/models", "/models"):
+            return self._send(404, b'{"error": {"message": "not served"}}')
+        self._send(200, json.dumps({"object": "list", "data": [
+            {"id": srv.model_name, "object": "model", "created": 0, "owned_by": "restplus"}]}).encode())
+
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
         srv: LoopbackServer = self.server.owner  # type: ignore[attr-defined]
+        if srv._stop.is_set():  # stopped: a kept-alive connection must not wait for an answer
+            self.close_connection = True
+            return
         t = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions") or length > _MAX_BODY:
@@ -248,6 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
                 srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
             try:
                 if srv.latency_s and srv._stop.wait(srv.latency_s):
+                    self.close_connection = True  # stopped mid-request: drop it, as a killed server does
                     return
                 self._answer(srv, fault, body, rid, index)
             except (BrokenPipeError, ConnectionResetError):
@@ -263,6 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
             srv._set_status(index, int(fault.kind))
             return self._send(int(fault.kind), b'{"error": {"message": "injected fault", "type": "test"}}', ra)
         if fault.kind == "timeout" and srv._stop.wait(srv.timeout_sleep_s):
+            self.close_connection = True
             return
         srv._set_status(index, 200)
         if fault.kind == "malformed":
@@ -288,9 +304,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--max-concurrent", type=int, default=64)
     ap.add_argument("--max-lifetime", type=float, default=600.0)
+    ap.add_argument("--model-name", default="loopback")
     args = ap.parse_args(argv)
     with LoopbackServer(latency_s=args.latency, max_concurrent=args.max_concurrent,
-                        max_lifetime_s=args.max_lifetime) as srv:
+                        max_lifetime_s=args.max_lifetime, model_name=args.model_name) as srv:
         print(srv.base_url, flush=True)
         sys.stdin.read()
         print(json.dumps({"served": dict(srv.served()), "arrivals": len(srv.arrivals)}), flush=True)
