@@ -9,7 +9,7 @@ name               adapter                                      typical kwargs
 ``hf``             local transformers model folder              ``path, device, dtype, batch_size,
                                                                 min_pixels, max_pixels,
                                                                 repetition_penalty, trust_remote_code``
-``openai``         any OpenAI-compatible HTTP server            ``model, base_url, api_key_env, preset,
+``openai``         OpenAI-compatible HTTP server(s)             ``model, base_url, api_key_env, preset,
                                                                 extra_body, max_tokens, timeout_s ...``
 ``reader``         tesseract OCR-then-solve baseline            ``concurrency, lang``
 ``echo-gold``      test fake: answers the gold it was given     ``answers={tag: text}``
