@@ -187,3 +187,45 @@ def test_cli_model_options_that_do_not_apply_are_refused(run_folder, tmp_path, c
     err = capsys.readouterr().err
     assert rc == 2 and match in err, err
     assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+# -- several servers ---------------------------------------------------------------------------------
+def test_a_server_dying_mid_run_loses_no_row_and_the_cache_key_has_no_url(run_folder, tmp_path):
+    import threading
+
+    answered = []
+
+    def answer_then_die(body):
+        answered.append(1)
+        if len(answered) == 5:  # b dies after 5 answers, with more of its requests in flight
+            threading.Thread(target=b.stop, daemon=True).start()
+        return "echo"
+
+    with LoopbackServer(latency_s=0.01) as a, LoopbackServer(latency_s=0.01, answer=answer_then_die) as b, \
+            LoopbackServer(latency_s=0.01) as c:
+        urls = [a.base_url, b.base_url, c.base_url]
+        m = load("openai", model="loopback", base_url=urls, api_key_env=None, concurrency=6, timeout_s=10,
+                 backoff_s=0.01, backoff_max_s=0.05)
+        res = evaluate(run_folder, m, out=tmp_path / "run", progress=False, chunk_size=8)
+        served, asked = len(a.served()) + len(c.served()), len(a.arrivals)
+        # The same model behind another server list: every row comes from the cache.
+        again = evaluate(run_folder, adapter(a), out=tmp_path / "run", progress=False)
+        assert len(a.arrivals) == asked  # nothing new was asked
+    t = res.table
+    assert res.status == "complete" and t.height == N_REQUESTS and t["error"].null_count() == t.height
+    assert t.select("variant_id", "prompt_type").is_duplicated().sum() == 0
+    assert 5 <= len(answered) < N_REQUESTS // 2 and served + len(answered) >= N_REQUESTS
+    assert again.status == "complete" and again.table.height == N_REQUESTS
+
+
+def test_cli_base_url_takes_a_comma_list(run_folder, tmp_path, capsys):
+    from restplus.cli import main
+
+    with LoopbackServer(latency_s=0.01) as a, LoopbackServer(latency_s=0.01) as b:
+        rc = main(["run", str(run_folder), "--model", "openai:loopback", "--base-url", f"{a.base_url},{b.base_url}",
+                   "--api-key-env", "none", "--limit", "1", "--workers", "4", "--out", str(tmp_path / "run"),
+                   "--no-progress"])
+        shares = [len(a.served()), len(b.served())]
+    assert rc == 0, capsys.readouterr().err
+    assert sum(shares) == 1 + 8 * 2 and min(shares) >= 4, shares
+    assert "127.0.0.1" not in (tmp_path / "run" / "manifest.json").read_text()  # no URL in the fingerprint
