@@ -7,9 +7,10 @@ min(concurrency, servers × slots) / latency. The default gives every server exa
 the 64 client requests, so any imbalance of the least-outstanding-requests spreading shows up as
 queueing, i.e. as a ratio below 1. Target: ratio >= 0.9 at 64 concurrent requests.
 
-The wall time includes starting 64 worker threads, 64 connections and the ``/v1/models`` check
-(~0.15 s here), and every fixed-latency round ends in a burst of 64 answers that the client parses
-under one GIL; 1024 requests (16 rounds) amortise the start as a real run of thousands does.
+The wall time includes a fixed start (64 worker threads, 64 connections, the ``/v1/models``
+check), and every fixed-latency round ends in a burst of 64 answers that the client parses under
+one GIL. 1024 requests (16 rounds) amortise the start as a real run of thousands does; with 256
+requests (4 rounds) the same setup measured 0.85 on a shared 2-core machine.
 
     .venv/bin/python bench/http_servers.py [--servers 2 4] [--requests 1024] [--concurrency 64] [--latency 0.5]
 
