@@ -13,7 +13,8 @@ from .problemfile import add_problem_file_args, problems_from_args
 def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="spec file (YAML or JSON)")
     p.add_argument("--problems", default="soe",
-                   help="built-in sets (soe,arith,mcq) or a problem file (JSONL/JSON/CSV/TSV/parquet; see --preset)")
+                   help="built-in sets (soe,arith,mcq,chess,graph,chart; see rp.builtin_names()) or a problem file "
+                        "(JSONL/JSON/CSV/TSV/parquet; see --preset)")
     p.add_argument("--n", type=int, default=None, help="items per built-in set (default: the whole set)")
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--seed", type=int, default=0, help="run seed (problems and per-variant render seeds)")

@@ -40,7 +40,8 @@ def add_model_and_problem_args(p: argparse.ArgumentParser, n_default: int | None
     h.add_argument("--trust-remote-code", action="store_true",
                    help="run Python code shipped in the model folder (off by default; warns when on)")
     p.add_argument("--problems", default="soe",
-                   help="comma-separated built-in sets (soe, arith, mcq) or a problem file (JSONL/CSV/parquet)")
+                   help="comma-separated built-in sets (soe, arith, mcq, chess, graph, chart) or a problem file "
+                        "(JSONL/JSON/CSV/TSV/parquet; see --problems-preset)")
     p.add_argument("--n", type=int, default=n_default,
                    help=f"items per built-in set (default: {n_default or 'the whole set'})")
     from .problemfile import add_problem_file_args
