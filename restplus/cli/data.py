@@ -59,7 +59,7 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
 
 
 def run_contact_sheet(args: argparse.Namespace) -> int:
-    from ..grammar.grid import filter_cells
+    from ..grammar.select import filter_cells
     from ..variants.contact import MAX_SIDE, contact_sheet_pages, page_paths
     from ..variants.runfolder import load_run
 

@@ -5,7 +5,9 @@ order (``problem i``, then cells in ``grid.cells()`` order) through fixed-size *
 rendered by one process, which writes its PNGs and one ``parts/chunk-NNNNNN.parquet`` file (written
 atomically); only counts travel between processes. The calling process streams the parts, in
 chunk order, into ``variants.parquet`` as soon as they exist, so little is left to merge at the end.
-The folder layout and the table columns are documented in :mod:`restplus.variants.runfolder`.
+The folder layout and the table columns are documented in :mod:`restplus.variants.runfolder`; a
+chunk's rendering and resume check are in :mod:`restplus.variants.chunks`, the spawned worker pool
+in :mod:`restplus.variants.pool`.
 
 Properties:
 - memory is bounded by (chunk size x processes), never by the number of variants;
@@ -25,16 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import os
 import platform
 import shutil
 import sys
-import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -45,9 +44,11 @@ import pyarrow.parquet as pq
 from .. import __version__, atomic
 from ..atomic import LOCK_FILE, folder_lock
 from ..errors import CacheMismatchError, GenerateError, ProblemError, RepairWarning, SpecError
-from ..grammar.grid import Grid, variant_seed
+from ..grammar.grid import Grid
 from ..grammar.spec import save_grid
 from ..problems.base import Problem
+from .chunks import Job, images_ok
+from .pool import Pool
 from .runfolder import (
     GRID_FILE,
     MANIFEST,
@@ -55,14 +56,9 @@ from .runfolder import (
     PROBLEMS_FILE,
     TABLE_FILE,
     RunFolder,
-    check_image,
     factor_columns,
     problem_line,
     problems_digest,
-    read_problems,
-    rows_to_table,
-    table_schema,
-    variant_row,
 )
 
 CHUNK_SIZE = 32  # variants per task: large enough to amortise IPC, small enough for a smooth bar
@@ -81,176 +77,6 @@ def grid_fonts(grid: Grid) -> dict[str, str]:
     from ..render import grid_fonts as _grid_fonts
 
     return dict(sorted(_grid_fonts(grid).items()))
-
-
-class _Job:
-    """Everything a process needs to render chunks; rebuilt from plain data in each worker."""
-
-    def __init__(self, problems: list[Problem], grid: Grid, seed: int, out: str | Path, chunk_size: int):
-        self.problems, self.grid = problems, grid
-        self.cells = self.grid.cells()
-        self.seed, self.out, self.chunk_size = int(seed), Path(out), int(chunk_size)
-        self.schema = table_schema(self.grid)
-        self.total = len(self.problems) * len(self.cells)
-        self.repaired: list[str] = []  # damaged parts found on resume (rebuilt, reported in stats)
-
-    def pairs(self, k: int) -> list[tuple[int, int]]:
-        n = len(self.cells)
-        return [divmod(i, n) for i in range(k * self.chunk_size, min((k + 1) * self.chunk_size, self.total))]
-
-    def part_path(self, k: int) -> Path:
-        return self.out / PARTS_DIR / f"chunk-{k:06d}.parquet"
-
-    def render_chunk(self, k: int) -> int:
-        from . import realization
-
-        rows = []
-        for pi, ci in self.pairs(k):
-            v = realization.realize(self.problems[pi], self.grid, self.cells[ci],
-                               variant_seed(self.seed, self.problems[pi].problem_id, self.cells[ci]))
-            row = variant_row(v, self.grid)
-            for im, rel in zip(v.images, row["image_paths"], strict=True):
-                path = self.out / rel
-                if path.exists():  # left by an interrupted run: must be the very same bytes
-                    check_image(path, im.sha256, f"variant {v.variant_id}, re-rendered now")
-                    continue
-                # fsync=False: the rename alone keeps each image atomic, and durability comes from the
-                # chunk part: it records every image's sha256 and is written and fsynced after the
-                # images, and a resumed run verifies each image against it (chunk_done): a missing
-                # image is re-rendered, a damaged one is refused with both hashes.
-                atomic.write_bytes(path, im.png, fsync=False)
-            rows.append(row)
-        atomic.write_parquet(self.part_path(k), rows_to_table(rows, self.schema))
-        return len(rows)
-
-    def chunk_done(self, k: int) -> bool:
-        """True when the chunk's part exists and all its images exist with their recorded sha256."""
-        part = self.part_path(k)
-        if not part.exists():
-            return False
-        try:
-            rows = pq.ParquetFile(part).read(columns=["problem_id", "cell_id", "image_paths", "image_sha256"],
-                                             use_threads=False).to_pylist()
-        except (pa.ArrowException, OSError) as exc:
-            # Parts are written atomically, so a damaged one was cut by a full disk, a copy or a hand
-            # edit: its images are re-checked against the new render, so rebuilding it is safe.
-            warnings.warn(f"{part} is damaged ({type(exc).__name__}: {exc}); rendering chunk {k} again.",
-                          RepairWarning, stacklevel=2)
-            self.repaired.append(str(part))
-            return False
-        want = [(self.problems[pi].problem_id, self.cells[ci].cell_id) for pi, ci in self.pairs(k)]
-        if [(r["problem_id"], r["cell_id"]) for r in rows] != want:
-            raise CacheMismatchError(f"{part} holds variants other than the ones chunk {k} should hold; the run "
-                                     "folder was edited by hand. Delete it (or the parts/ folder) and re-run.")
-        return _images_ok(self.out, rows)
-
-
-def _images_ok(out: Path, rows: list[dict[str, Any]]) -> bool:
-    for r in rows:
-        for rel, sha in zip(r["image_paths"], r["image_sha256"], strict=True):
-            if not (out / rel).exists():
-                return False  # deleted by hand: re-render the chunk (the same bytes come back)
-            check_image(out / rel, sha, "recorded in the variant table")
-    return True
-
-
-_WORKER: dict[str, Any] = {}  # state of one spawned worker process, set by the pool initializer
-_NO_MORE = 1 << 62  # claim-counter value that stops every process at its next claim
-
-
-def _claim(counter: Any, n: int) -> int | None:
-    """Next unclaimed position in the to-do list (shared by all processes), or None when none is left."""
-    with counter.get_lock():
-        i = counter.value
-        if i >= n:
-            return None
-        counter.value = i + 1
-        return i
-
-
-def _init_worker(spec: dict[str, Any], seed: int, out: str, chunk_size: int, claim: Any, done: Any) -> None:
-    # Runs while the parent still prepares the folder: build the grid and import the renderer now.
-    # The problems come later, from problems.jsonl (written and digest-checked by then), so the
-    # parent never holds a pickled copy of them per worker.
-    from . import realization  # noqa: F401
-
-    _WORKER.update(grid=Grid.from_dict(spec), seed=seed, out=out, chunk_size=chunk_size, claim=claim, done=done)
-
-
-def _worker_ready() -> None:
-    """No-op task: submitting it makes the executor spawn its process at once."""
-
-
-def _worker_run(todo: list[int]) -> int:
-    """Render chunks claimed from the shared counter until none is left; return the variant count."""
-    w = _WORKER
-    if "job" not in w:
-        w["job"] = _Job(read_problems(Path(w["out"]) / PROBLEMS_FILE), w["grid"], w["seed"], w["out"],
-                        w["chunk_size"])
-    n = 0
-    while (i := _claim(w["claim"], len(todo))) is not None:
-        rows = w["job"].render_chunk(todo[i])
-        with w["done"].get_lock():
-            w["done"].value += rows  # read by the parent for the progress bar
-        n += rows
-    return n
-
-
-class _Pool:
-    """``workers - 1`` spawned processes, started before the parent prepares the folder.
-
-    Every process, the calling one included, claims the next chunk from one shared counter, so
-    the process that is ready first renders next: the calling process renders while the workers
-    boot, and at the end all finish within one chunk of each other. Which process renders a
-    chunk never changes its bytes.
-    """
-
-    def __init__(self, grid: Grid, seed: int, out: Path, chunk_size: int, workers: int):
-        ctx = multiprocessing.get_context("spawn")  # fork is unsafe with polars/pyarrow thread pools
-        self.claim, self.done = ctx.Value("q", 0), ctx.Value("q", 0)
-        self.n = workers - 1
-        self.executor = ProcessPoolExecutor(max_workers=self.n, mp_context=ctx, initializer=_init_worker,
-                                            initargs=(_spec(grid), int(seed), str(out), int(chunk_size),
-                                                      self.claim, self.done))
-        for _ in range(self.n):
-            self.executor.submit(_worker_ready)
-        self.closer: threading.Thread | None = None
-
-    def run(self, job: _Job, todo: list[int], bar: Any, merger: _Merger) -> None:
-        futs = [self.executor.submit(_worker_run, todo) for _ in range(self.n)]
-        # Ask for shutdown now (in a thread, as it blocks): each worker then exits as soon as its task
-        # returns, overlapping this process's last chunk and merge; close() joins them.
-        self.closer = threading.Thread(target=self.executor.shutdown, name="restplus-pool-shutdown")
-        self.closer.start()
-        shown = 0  # worker-rendered variants already on the bar
-
-        def tick(own: int) -> None:
-            nonlocal shown
-            now = self.done.value
-            bar.update(own + now - shown)
-            shown = now
-
-        while (i := _claim(self.claim, len(todo))) is not None:
-            own = job.render_chunk(todo[i])
-            merger.advance()
-            tick(own)
-            for f in futs:
-                if f.done():
-                    f.result()  # a worker's error (or a dead worker) stops the run now, not at the end
-        while wait(futs, timeout=0.2).not_done:
-            tick(0)
-        for f in futs:
-            f.result()
-        tick(0)
-
-    def close(self) -> None:
-        """Stop claims (workers finish their current chunk) and wait until every worker has exited."""
-        with self.claim.get_lock():
-            self.claim.value = _NO_MORE
-        if self.closer is None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-        else:
-            self.closer.join()
 
 
 def _identity(grid: Grid, problems: list[Problem], seed: int, chunk_size: int) -> dict[str, Any]:
@@ -307,7 +133,7 @@ class _Merger:
     of workers, so the file's bytes are too.
     """
 
-    def __init__(self, job: _Job, n_chunks: int):
+    def __init__(self, job: Job, n_chunks: int):
         self.job, self.n_chunks, self.next = job, n_chunks, 0
         self.tmp = atomic.temp_path(job.out / TABLE_FILE)  # open across advance() calls: committed in finish()
         self.writer = pq.ParquetWriter(self.tmp, job.schema)
@@ -391,7 +217,7 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
             # Spawn first: a worker's start-up (interpreter, imports, grid) overlaps this process's
             # identity checks and folder preparation instead of following them.
             if workers > 1 and _needs_workers(out):
-                pool = _Pool(grid, seed, out, chunk_size, workers)
+                pool = Pool(grid, seed, out, chunk_size, workers)
             try:
                 return _generate(problems, grid, int(seed), out, int(chunk_size), pool, progress)
             finally:
@@ -408,12 +234,12 @@ def generate(problems: Iterable[Problem], grid: Grid, seed: int = 0, out: str | 
             pool.close()
 
 
-def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_size: int, pool: _Pool | None,
+def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_size: int, pool: Pool | None,
               progress: bool) -> RunFolder:
     from tqdm.auto import tqdm
 
     manifest = _prepare(out, _identity(grid, problems, seed, chunk_size), grid, problems)
-    job = _Job(problems, grid, seed, out, chunk_size)
+    job = Job(problems, grid, seed, out, chunk_size)
     n_chunks = -(-job.total // job.chunk_size)
     if manifest.get("status") == "complete" and (out / TABLE_FILE).exists():
         try:
@@ -426,7 +252,7 @@ def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_s
             job.repaired.append(str(out / TABLE_FILE))
         else:
             for batch in table.iter_batches(512, columns=["image_paths", "image_sha256"]):
-                if not _images_ok(out, batch.to_pylist()):
+                if not images_ok(out, batch.to_pylist()):
                     raise CacheMismatchError(f"run folder {out} is complete but images listed in {TABLE_FILE} are "
                                              "missing; delete the folder and re-run generate.")
             return RunFolder(out, stats={"rendered": 0, "skipped": job.total, "repaired": []})
@@ -460,7 +286,7 @@ def _generate(problems: list[Problem], grid: Grid, seed: int, out: Path, chunk_s
     return RunFolder(out, stats={"rendered": job.total - skipped, "skipped": skipped, "repaired": job.repaired})
 
 
-def _verify_table(out: Path, job: _Job) -> None:
+def _verify_table(out: Path, job: Job) -> None:
     """Read the merged table back: its schema, its row count and its (problem, cell) order."""
     path = out / TABLE_FILE
     f = pq.ParquetFile(path)
@@ -476,8 +302,3 @@ def _verify_table(out: Path, job: _Job) -> None:
                 raise GenerateError(f"{path} row {i} is ({pid}, {cid}), expected ({job.problems[pi].problem_id}, "
                                     f"{job.cells[ci].cell_id}); re-run generate.")
             i += 1
-
-
-def _spec(grid: Grid) -> dict[str, Any]:
-
-    return grid.to_dict()

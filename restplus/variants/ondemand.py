@@ -29,7 +29,8 @@ from ..errors import (
     VariantKeyTypeError,
     did_you_mean,
 )
-from ..grammar.grid import Cell, Grid, filter_cells, variant_seed
+from ..grammar.grid import Cell, Grid, variant_seed
+from ..grammar.select import filter_cells
 from ..hashing import derive_seed
 from ..problems.base import Problem, Segment
 from .variant import Variant
