@@ -24,7 +24,7 @@ from ..errors import BudgetExceeded, ModelError, RunAbortedError, SpecError
 from ..hashing import digest
 from ..records import Response
 from .cache import ResponseCache
-from .gate import Normalization, apply_gate, as_normalization, check_policy, check_threshold, pass_rates, reference_text
+from .gate import Normalization, apply_gate, as_normalization, check_policy, check_threshold, pass_rates
 from .manifest import (
     CACHE,
     MANIFEST,
@@ -41,7 +41,7 @@ from .manifest import (
     run_label,
 )
 from .prompts import PromptSet, as_prompts, build_requests, decoding_for
-from .rows import RowSpec, raw_rows, rescore, score_rows, write_outputs, write_problems
+from .rows import RowSpec, gold_of, raw_rows, rescore, score_rows, variant_specs, write_outputs, write_problems
 
 __all__ = ["evaluate", "rescore", "RunResult", "read_manifest", "MAX_CONSECUTIVE_ERRORS"]
 
@@ -291,28 +291,11 @@ class _Run:
                 "max_consecutive_errors (--max-consecutive-errors).")
 
     def _add_specs(self, v: Any, keys: dict[str, str], ext_key: str | None) -> None:
-        from ..problems.extract import canonical_answer
-
         prob = self.problems.get(v.problem_id)
         if prob is None and self.problems:
             raise SpecError(f"variant {v.variant_id} belongs to problem {v.problem_id!r}, which is not among the "
                             f"{len(self.problems)} problems given; pass the problems the variants were made from.")
-        choices = prob.choices if prob is not None else ()
-        gkey = (v.answer_type, v.answer, choices)
-        if gkey not in self.golds:  # one problem has many variants: canonicalise its gold once
-            self.golds[gkey] = canonical_answer(v.answer_type, v.answer, choices)
-        gold = self.golds[gkey]
-        labels = v.cell.labels()
-        factors = tuple((f, labels.get(f)) for f in self.factors)
-        img = v.images[0] if v.images else None
-        cov = dict(img.covariates) if img is not None else {}
-        covariates = (("contrast_ratio", cov.get("contrast_ratio")), ("x_height_px", cov.get("x_height_px")),
-                      ("image_width_px", img.width if img else None), ("image_height_px", img.height if img else None),
-                      ("image_dpi", img.dpi if img else None))
-        ref = reference_text([im.rendered_text for im in v.images]) if v.images else None
-        for pt, k in keys.items():
-            self.specs.append(RowSpec(v.problem_id, v.task, v.cell.cell_id, v.variant_id, pt, v.modality, factors, gold,
-                                      v.answer_type, k, keys.get("ocr"), ext_key, ref, covariates))
+        self.specs.extend(variant_specs(v, self.factors, gold_of(v, prob, self.golds), keys, ext_key))
 
 
 def evaluate(source: Any, model: Any, *, out: str | Path, grid: Any = None, problems: Any = None,

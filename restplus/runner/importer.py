@@ -45,7 +45,7 @@ from ..records import Response
 from ..variants.exports import variants_digest
 from ..variants.runfolder import RunFolder, load_run, problems_digest
 from .evaluation import RunResult
-from .gate import Normalization, as_normalization, check_threshold, reference_text
+from .gate import Normalization, as_normalization, check_threshold
 from .manifest import (
     build_manifest,
     font_checksums,
@@ -56,7 +56,7 @@ from .manifest import (
     run_label,
 )
 from .prompts import as_prompts, build_requests, decoding_for
-from .rows import RowSpec, raw_rows, score_rows, write_outputs, write_problems
+from .rows import RowSpec, gold_of, raw_rows, score_rows, variant_specs, write_outputs, write_problems
 
 HARNESSES = ("lmms-eval", "vlmevalkit")
 VLMEVALKIT_FAIL = "Failed to obtain answer"  # VLMEvalKit's FAIL_MSG prefix for a request that failed
@@ -303,19 +303,6 @@ def join(files: Sequence[PeerFile], variant_ids: Sequence[str], answers: Sequenc
 
 
 # ---------------------------------------------------------------------------------------- the table
-def _spec(v: Any, prob: Any, factors: list[str], key: str, gold: str) -> RowSpec:
-    """The solve row of a variant, as a native run builds it (no OCR request: harnesses don't transcribe)."""
-    labels = v.cell.labels()
-    img = v.images[0] if v.images else None
-    cov = dict(img.covariates) if img is not None else {}
-    covariates = (("contrast_ratio", cov.get("contrast_ratio")), ("x_height_px", cov.get("x_height_px")),
-                  ("image_width_px", img.width if img else None), ("image_height_px", img.height if img else None),
-                  ("image_dpi", img.dpi if img else None))
-    ref = reference_text([im.rendered_text for im in v.images]) if v.images else None
-    return RowSpec(v.problem_id, v.task, v.cell.cell_id, v.variant_id, "solve", v.modality,
-                   tuple((f, labels.get(f)) for f in factors), gold, v.answer_type, key, None, None, ref, covariates)
-
-
 @dataclass
 class _Rows:
     ids: list[str] = field(default_factory=list)
@@ -328,21 +315,16 @@ class _Rows:
 def _variant_rows(folder: RunFolder, problems: Mapping[str, Any], factors: list[str], pset: Any, decoding: Any,
                   fp: Mapping[str, Any]) -> _Rows:
     """One pass over the exported variants (images read once): ids, exported answers, row specs, decodings."""
-    from ..problems.extract import canonical_answer
-
     out = _Rows()
     golds: dict[tuple[str, str, tuple[str, ...]], str] = {}
     for v in folder.variants():
-        prob = problems.get(v.problem_id)
-        choices = prob.choices if prob is not None else ()
-        gkey = (v.answer_type, v.answer, choices)
-        if gkey not in golds:  # one problem has many variants: canonicalise its gold once
-            golds[gkey] = canonical_answer(v.answer_type, v.answer, choices)
         dec = decoding_for(v.task, decoding)
         out.decodings.setdefault(v.task, dec.to_dict())
         out.ids.append(v.variant_id)
         out.answers.append(str(v.answer))
-        out.specs.append(_spec(v, prob, factors, build_requests(v, pset, dec)["solve"].key(dict(fp)), golds[gkey]))
+        # no OCR request: harnesses don't transcribe, so only the solve row (as a native run builds it)
+        key = build_requests(v, pset, dec)["solve"].key(dict(fp))
+        out.specs.extend(variant_specs(v, factors, gold_of(v, problems.get(v.problem_id), golds), {"solve": key}))
         out.provenances.extend(dict(im.provenance) for im in v.images)
     return out
 

@@ -19,7 +19,7 @@ from .. import atomic
 from ..errors import CacheMismatchError
 from ..records import Response
 from ..schema import CALL_COLUMNS, COVARIATE_COLUMNS, GATE_COLUMNS, ID_COLUMNS, OUTCOME_COLUMNS
-from .gate import Normalization, as_normalization, cer, check_threshold, passes
+from .gate import Normalization, as_normalization, cer, check_threshold, passes, reference_text
 from .manifest import PROBLEMS, RESULTS, ROWS, read_manifest
 
 EXT_COLUMNS = ("ext_ocr_text", "ext_ocr_cer", "ext_gate_passed")
@@ -65,6 +65,33 @@ class RowSpec:
     ext_ocr_key: str | None
     reference: str | None  # OCR reference (newline-joined rendered texts); None for text variants
     covariates: tuple[tuple[str, Any], ...]
+
+
+def gold_of(v: Any, problem: Any, memo: dict[tuple[str, str, tuple[str, ...]], str]) -> str:
+    """The variant's canonical gold answer; one problem has many variants, so ``memo`` canonicalises once."""
+    from ..problems.extract import canonical_answer
+
+    choices = problem.choices if problem is not None else ()
+    gkey = (v.answer_type, v.answer, choices)
+    if gkey not in memo:
+        memo[gkey] = canonical_answer(v.answer_type, v.answer, choices)
+    return memo[gkey]
+
+
+def variant_specs(v: Any, factors: Sequence[str], gold: str, keys: Mapping[str, str],
+                  ext_key: str | None = None) -> list[RowSpec]:
+    """The rows of one variant, one per prompt type in ``keys`` (prompt type -> request key); the same
+    for a native run and for results imported from another harness (which has no OCR request)."""
+    labels = v.cell.labels()
+    img = v.images[0] if v.images else None
+    cov = dict(img.covariates) if img is not None else {}
+    covariates = (("contrast_ratio", cov.get("contrast_ratio")), ("x_height_px", cov.get("x_height_px")),
+                  ("image_width_px", img.width if img else None), ("image_height_px", img.height if img else None),
+                  ("image_dpi", img.dpi if img else None))
+    ref = reference_text([im.rendered_text for im in v.images]) if v.images else None
+    fl = tuple((f, labels.get(f)) for f in factors)
+    return [RowSpec(v.problem_id, v.task, v.cell.cell_id, v.variant_id, pt, v.modality, fl, gold, v.answer_type, k,
+                    keys.get("ocr"), ext_key, ref, covariates) for pt, k in keys.items()]
 
 
 def _state(resp: Response | None) -> str | None:
