@@ -121,7 +121,7 @@ def _key_figures(table: pl.DataFrame, folder: Path, reference: dict[str, str]) -
     """Headline numbers read back from the written report tables."""
     key: dict[str, Any] = {}
     solve = table.filter(pl.col("prompt_type") == "solve") if "prompt_type" in table.columns else table
-    acc = solve.group_by("modality").agg(pl.col("correct").mean().alias("acc"), pl.len().alias("n"))
+    acc = solve.group_by("modality").agg(pl.col("correct").mean().alias("acc"), pl.len().alias("n")).sort("modality")
     key["accuracy_by_modality"] = {r["modality"]: round(r["acc"], 3) for r in acc.iter_rows(named=True)}
     # Failed requests are missing rows (correct null), left out of the accuracies above and counted here.
     if "error" in table.columns:
