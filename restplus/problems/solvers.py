@@ -9,6 +9,7 @@ human would know which kind of exercise is in front of them.
 * SoE (``soe``): equations parsed from the text and solved exactly (:func:`.soe.solve_text`).
 * Arithmetic (``arith``/``number``): template recognised, numbers read, answer computed
   (:func:`.arith.solve_text`); no ``eval``.
+* Two-operand sums (``sums``): ``a + b`` / ``a - b`` read and computed (:func:`.sums.solve_text`).
 * Multiple choice (``mcq``/``choice``): the template's checker reads the stem and options and
   picks the matching option (:func:`.mcq.solve_text`).
 * Image-native sources (``chess``, ``graph``, ``chart``): the notation (FEN, edge list, table) and
@@ -24,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import unknown_name
-from . import arith, mcq, soe
+from . import arith, mcq, soe, sums
 from .base import Problem
 from .visual import chart, chess, graph
 
@@ -53,7 +54,11 @@ def _visual_or(text: str, otherwise: Callable[[], str | None]) -> str | None:
 
 SOLVERS: dict[str, Callable[[str, Problem | None], str | None]] = {
     "soe": lambda text, p: soe.solve_text(text),
-    "arith": lambda text, p: _visual_or(text, lambda: arith.solve_text(text, _template(p, "arith"))),
+    # Answer type "number" covers the word problems and the two-operand sums (their texts never match
+    # each other's checker).
+    "arith": lambda text, p: _visual_or(text, lambda: arith.solve_text(text, _template(p, "arith"))
+                                        or sums.solve_text(text)),
+    "sums": lambda text, p: sums.solve_text(text),
     "mcq": lambda text, p: mcq.solve_text(text, _template(p, "mcq")),
     "chess": lambda text, p: chess.solve_text(text),
     "graph": lambda text, p: graph.solve_text(text),
