@@ -30,6 +30,8 @@ class Drawing:
     families     font families the SVG names in ``font-family`` (verified by the rasteriser)
     px_measures  (name, fraction of the raster width) pairs: physical covariates in pixels once the
                  width is known, e.g. the chess square size
+    contrasts    (name, colour, colour) triples: covariates the renderer records as the WCAG contrast
+                 ratio of the two colours (e.g. light against dark squares); colours as hex codes
     """
 
     svg: str
@@ -37,6 +39,7 @@ class Drawing:
     height_pt: float
     families: tuple[str, ...] = ()
     px_measures: tuple[tuple[str, float], ...] = ()
+    contrasts: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ class VisualSource:
     prompt   the transcription prompt (asks the model to write the notation back)
     param_options  (render-param key, drawing option) pairs: which source-specific factor levels
              (restplus.grammar.visual_kinds) override which drawing option
+    metric   what the transcription score measures, in words (recorded in the run manifest's gate)
     """
 
     name: str
@@ -69,6 +73,7 @@ class VisualSource:
     transcribe: Callable[[str, str], Transcription]
     prompt: str
     param_options: tuple[tuple[str, str], ...] = ()
+    metric: str = ""
 
 
 SOURCES: Registry[VisualSource] = Registry("visual source", ProblemError)
@@ -136,7 +141,13 @@ def score_transcription(problem: Problem, text: str) -> Transcription:
     kind = drawing_kind(problem)
     if kind is None:
         raise ProblemError(f"problem {problem.problem_id!r} is a text source; transcriptions score drawings only.")
-    return SOURCES[kind].transcribe(str(dict(problem.meta)["notation"]), str(text))
+    return score_notation(kind, str(dict(problem.meta)["notation"]), text)
+
+
+def score_notation(kind: str, notation: str, text: str) -> Transcription:
+    """Score ``text`` as a transcription of a ``kind`` drawing of ``notation`` (the runner's gate calls
+    this with the notation stored on the drawing, so a run folder can be re-scored without problems)."""
+    return SOURCES[kind].transcribe(str(notation), str(text))
 
 
 def bad_item(kind: str, item: str, field: str, message: str) -> ProblemError:

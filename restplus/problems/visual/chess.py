@@ -23,10 +23,21 @@ BOARD_PT = 288.0  # 4 inches: 800 px at 200 DPI
 VIEWBOX = 390.0  # chess.svg's board with coordinates: 15 margin + 8 x 45 + 15
 SQUARE = 45.0
 THEMES: dict[str, dict[str, str]] = {
-    "classic": {},  # chess.svg's own colours
+    "classic": {"square light": "#ffce9e", "square dark": "#d18b47"},  # chess.svg's own colours, spelt out
     "green": {"square light": "#eeeed2", "square dark": "#769656"},
     "gray": {"square light": "#dddddd", "square dark": "#999999"},
 }
+# python-chess ships one piece set (cburnett, in chess.svg.PIECES), so a "piece set" here is a
+# recolouring of those shapes: body fill and line colour of each side. The shapes never vary.
+# Each style: (white body, white lines, black body, black details).
+PIECE_STYLES: dict[str, tuple[str, str, str, str]] = {
+    "cburnett": ("#ffffff", "#000000", "#000000", "#ffffff"),  # as shipped
+    "sepia": ("#f3e5c0", "#3b2a1a", "#3b2a1a", "#f3e5c0"),
+    "low_contrast": ("#d9d9d9", "#595959", "#595959", "#d9d9d9"),
+}
+_LIGHT = re.compile(r"#(?:fff|ffffff|ececec)\b", re.IGNORECASE)
+_DARK = re.compile(r"#(?:000|000000)\b")
+_PIECE_DEF = re.compile(r'<g id="(white|black)-[a-z]+"')
 PIECE_NAMES = {"p": "pawn", "n": "knight", "b": "bishop", "r": "rook", "q": "queen", "k": "king"}
 _PLACEMENT = re.compile(r"(?:[pnbrqkPNBRQK1-8]{1,8}/){7}[pnbrqkPNBRQK1-8]{1,8}")
 
@@ -66,15 +77,16 @@ def mating_moves(board: Any) -> list[str]:
 
 
 def chess_problem(fen: str, question: str, *, square: str | None = None, item: str = "?",
-                  theme: str = "classic") -> Problem:
+                  theme: str = "classic", pieces: str = "cburnett") -> Problem:
     """One chess problem on ``fen``; the answer is computed here with the chess rules."""
     chess = _chess()
     board = parse_fen(fen, item)
-    if theme not in THEMES:
-        from ...errors import did_you_mean
+    for field, value, table in (("theme", theme, THEMES), ("pieces", pieces, PIECE_STYLES)):
+        if value not in table:
+            from ...errors import did_you_mean
 
-        raise bad_item("chess", item, "theme",
-                       f"{theme!r} is not one of {sorted(THEMES)}.{did_you_mean(theme, THEMES)}")
+            raise bad_item("chess", item, field,
+                           f"{value!r} is not one of {sorted(table)}.{did_you_mean(value, table)}")
     side = "White" if board.turn else "Black"
     if question == "piece":
         if square not in chess.SQUARE_NAMES:
@@ -101,7 +113,9 @@ def chess_problem(fen: str, question: str, *, square: str | None = None, item: s
 
         raise unknown_name("chess question", question, QUESTIONS)
     return visual_problem("chess", board.fen(), f"Chess position (FEN): {board.fen()}", text, answer, atype,
-                          options={"theme": theme}, extra_meta={"question_type": question})
+                          # the default piece style is left out, so problems made before it existed keep their meta
+                          options={"theme": theme, **({"pieces": pieces} if pieces != "cburnett" else {})},
+                          extra_meta={"question_type": question})
 
 
 def _random_position(rng: random.Random, plies: int):
@@ -165,17 +179,46 @@ def generate_chess(n: int, seed: int = 0) -> tuple[Problem, ...]:
 
 
 def draw_chess(notation: str, options: dict[str, Any], font_family: str, font_path: str) -> Drawing:
-    """``chess.svg.board`` of the FEN: white at the bottom, coordinates drawn as paths (no fonts)."""
+    """``chess.svg.board`` of the FEN: white at the bottom, coordinates drawn as paths (no fonts).
+
+    Covariates: the square size in pixels, the WCAG contrast of light against dark squares, and of
+    each side's piece body against the square colour it is hardest to see on (white on light squares,
+    black on dark ones).
+    """
     import chess.svg
 
     board = parse_fen(notation)
-    theme = options.get("theme", "classic")
-    if theme not in THEMES:
-        raise bad_item("chess", notation, "theme", f"{theme!r} is not one of {sorted(THEMES)}.")
-    svg = chess.svg.board(board, coordinates=True, colors=THEMES[theme], size=None)
+    theme, pieces = options.get("theme", "classic"), options.get("pieces", "cburnett")
+    for field, value, table in (("theme", theme, THEMES), ("pieces", pieces, PIECE_STYLES)):
+        if value not in table:
+            raise bad_item("chess", notation, field, f"{value!r} is not one of {sorted(table)}.")
+    colors = THEMES[theme]
+    svg = _restyle(chess.svg.board(board, coordinates=True, colors=colors, size=None), PIECE_STYLES[pieces])
     # size=None leaves the size open; the rasteriser sets the pixel size from BOARD_PT and the DPI.
     svg = svg.replace("<svg ", f'<svg width="{BOARD_PT}pt" height="{BOARD_PT}pt" ', 1)
-    return Drawing(svg=svg, width_pt=BOARD_PT, height_pt=BOARD_PT, px_measures=(("square_px", SQUARE / VIEWBOX),))
+    light, dark = colors["square light"], colors["square dark"]
+    white_body, _, black_body, _ = PIECE_STYLES[pieces]
+    return Drawing(svg=svg, width_pt=BOARD_PT, height_pt=BOARD_PT, px_measures=(("square_px", SQUARE / VIEWBOX),),
+                   contrasts=(("square_contrast", light, dark), ("white_piece_contrast", white_body, light),
+                              ("black_piece_contrast", black_body, dark)))
+
+
+def _restyle(svg: str, style: tuple[str, str, str, str]) -> str:
+    """Recolour the piece definitions (``<defs>``) of a chess.svg board; squares are left alone."""
+    if style == PIECE_STYLES["cburnett"]:
+        return svg  # the shipped colours: the SVG stays byte-identical to chess.svg's
+    start, end = svg.index("<defs>"), svg.index("</defs>")
+    defs = svg[start:end]
+    marks = [m.start() for m in _PIECE_DEF.finditer(defs)] + [len(defs)]
+    out = [defs[:marks[0]]]
+    for a, b in zip(marks, marks[1:]):
+        chunk = defs[a:b]
+        # white pieces: light is the body, dark the lines; black pieces: dark is the body, light the
+        # details. Placeholders first, so a new colour is never matched again as an old one.
+        light, dark = (style[0], style[1]) if chunk.startswith('<g id="white-') else (style[3], style[2])
+        chunk = _DARK.sub("@DARK@", _LIGHT.sub("@LIGHT@", chunk))
+        out.append(chunk.replace("@LIGHT@", light).replace("@DARK@", dark))
+    return svg[:start] + "".join(out) + svg[end:]
 
 
 def placement(fen: str) -> list[str]:
@@ -208,7 +251,8 @@ SOURCES.register("chess", VisualSource(
     "chess", draw_chess, transcribe_chess,
     "Transcribe the chess board in the image as the piece-placement field of a FEN (ranks 8 to 1, separated "
     "by '/', upper case for White, digits for runs of empty squares). Reply with the FEN only.",
-    (("board_theme", "theme"),)))
+    (("board_theme", "theme"), ("piece_style", "pieces")),
+    "per-square equality of the first FEN piece placement in the reply: the fraction of the 64 squares right"))
 
 
 _FEN = re.compile(r"(?:[pnbrqkPNBRQK1-8]{1,8}/){7}[pnbrqkPNBRQK1-8]{1,8} [wb] \S+ \S+ \d+ \d+")
