@@ -2,9 +2,10 @@
 
 Nothing is downloaded: ``soe`` (SoEBench, 150 systems), ``arith`` (GSM-Symbolic-style word
 problems, 100), ``mcq`` (verifiable multiple choice, 100) and the image-native sources ``chess``
-(40), ``graph`` (50) and ``chart`` (40), whose image is a drawing (restplus.problems.visual). Sets are cached per
-(name, n, seed) for the life of the process; they are tuples of frozen problems, so sharing is
-safe.
+(40; ``chess_pieces`` is the same 40 with a piece list as the text form instead of the FEN),
+``graph`` (50) and ``chart`` (40), whose image is a drawing (restplus.problems.visual). Sets are
+cached per (name, n, seed) for the life of the process; they are tuples of frozen problems, so
+sharing is safe.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _GENERATORS: dict[str, tuple[Callable[[int, int], tuple[Problem, ...]], int]] = 
     "mcq": (lambda n, seed: generate_mcq(n, seed), 100),
     # image-native sources (issue 16): a notation as text, a drawing as the image
     "chess": (lambda n, seed: generate_chess(n, seed), 40),
+    # the same positions and questions with a piece list as the text form (same answers, same drawings)
+    "chess_pieces": (lambda n, seed: generate_chess(n, seed, text_form="pieces"), 40),
     "graph": (lambda n, seed: generate_graph(n, seed), 50),
     "chart": (lambda n, seed: generate_chart(n, seed), 40),
 }

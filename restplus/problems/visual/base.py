@@ -80,13 +80,19 @@ SOURCES: Registry[VisualSource] = Registry("visual source", ProblemError)
 
 
 def visual_problem(kind: str, notation: str, notation_text: str, question: str, answer: str, answer_type: str,
-                   *, options: dict[str, Any] | None = None, extra_meta: dict[str, Any] | None = None) -> Problem:
-    """A problem of source ``kind``: context = ``notation_text`` (the notation with a lead-in)."""
+                   *, options: dict[str, Any] | None = None, extra_meta: dict[str, Any] | None = None,
+                   task: str | None = None) -> Problem:
+    """A problem of source ``kind``: context = ``notation_text`` (the notation with a lead-in).
+
+    task  the problem's task (default ``kind``); another text form of a source is another task
+          (``chess_pieces``), with the same drawing
+    """
     SOURCES[kind]  # unknown kinds fail here, with did-you-mean
     meta = {"drawing_kind": kind, "notation": notation,
             "drawing_options": json.dumps(options or {}, sort_keys=True), **(extra_meta or {})}
     return Problem(segments=(Segment("context", notation_text), Segment("question", question)), answer=answer,
-                   answer_type=answer_type, task=kind, source=f"builtin:{kind}", meta=tuple(sorted(meta.items())))
+                   answer_type=answer_type, task=task or kind, source=f"builtin:{task or kind}",
+                   meta=tuple(sorted(meta.items())))
 
 
 def drawing_kind(problem: Problem) -> str | None:
@@ -151,5 +157,12 @@ def score_notation(kind: str, notation: str, text: str) -> Transcription:
 
 
 def bad_item(kind: str, item: str, field: str, message: str) -> ProblemError:
-    """The one error shape for bad image-native input: names the source, the item and the field."""
-    return ProblemError(f"{kind} item {item!r}, field {field!r}: {message}")
+    """The one error shape for bad image-native input: names the source, the item and the field.
+
+    ``field`` and ``message`` are also kept on the error, so a file loader reports them with the file
+    and line (restplus.problems.loaders reads them the same way from its own row errors).
+    """
+    err = ProblemError(f"{kind} item {item!r}, field {field!r}: {message}")
+    # the loader appends its own sentence after the message, so no final full stop here
+    err.field, err.message = field, f"{kind} item {item!r}: {message}".rstrip(".")  # type: ignore[attr-defined]
+    return err

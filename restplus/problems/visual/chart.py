@@ -44,6 +44,11 @@ def chart_problem(rows: tuple[tuple[str, int], ...], question: str, *, x: str | 
                   item: str = "?", style: str = "plain") -> Problem:
     """One chart problem; the answer is computed here from the table."""
     rows = tuple((str(c), int(v)) for c, v in rows)
+    if style not in STYLES:
+        from ...errors import did_you_mean
+
+        raise bad_item("chart", item, "style",
+                       f"{style!r} is not one of {sorted(STYLES)}.{did_you_mean(style, STYLES)}")
     if len(rows) < 2:
         raise bad_item("chart", item, "table", f"the table has {len(rows)} row(s); a chart question needs at "
                        "least two categories.")

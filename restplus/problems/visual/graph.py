@@ -50,6 +50,12 @@ def build_graph(nodes: tuple[str, ...], edges: tuple[tuple[str, str], ...], item
     nx = _nx()
     if not nodes:
         raise bad_item("graph", item, "nodes", "the graph has no nodes; give at least one.")
+    # one capital letter per node: the drawing labels, the edge notation and the transcription parser
+    # all read nodes that way
+    bad = [v for v in nodes if not (isinstance(v, str) and len(v) == 1 and "A" <= v <= "Z")]
+    if bad or len(set(nodes)) != len(nodes):
+        raise bad_item("graph", item, "nodes", f"{list(nodes)} must be distinct single capital letters (A … Z)"
+                       + (f"; {bad} are not." if bad else "; some repeat."))
     for i, e in enumerate(edges):
         if len(e) != 2 or e[0] == e[1] or any(v not in nodes for v in e):
             raise bad_item("graph", item, f"edges[{i}]", f"{'-'.join(e)!r} must join two different nodes of "
