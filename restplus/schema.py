@@ -23,7 +23,8 @@ Outcome
                                   and counted (``n_missing``), never scored as wrong
 Gate
   ocr_text                 str  — the model's transcription of this row's image(s)
-  ocr_cer                  f64  — CER of that transcription; null for text rows
+  ocr_cer                  f64  — CER of that transcription (for a drawing of an image-native source:
+                                  1 - its transcription score, see restplus.runner.gate); null for text rows
   gate_passed *            bool — ocr_cer <= threshold; null for text rows. False (with ocr_cer null)
                                   when the OCR request failed: the model never showed it can read the
                                   image, so gated analyses drop the row like any gate failure

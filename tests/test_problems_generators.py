@@ -115,7 +115,7 @@ def test_unknown_templates_suggest_names():
 # --- built-in sets ---------------------------------------------------------------------------
 
 def test_builtin_sets_sizes_tasks_and_report():
-    assert builtin_names() == ("arith", "chart", "chess", "graph", "mcq", "soe", "sums")
+    assert builtin_names() == ("arith", "chart", "chess", "chess_pieces", "graph", "mcq", "soe", "sums")
     for name, size in (("soe", 150), ("arith", 100), ("mcq", 100), ("sums", 200)):
         s = builtin_set(name)
         assert isinstance(s, ProblemSet) and len(s) == size
@@ -133,7 +133,7 @@ def test_builtin_set_is_deterministic_seeded_and_prefix_stable():
 def test_builtin_set_bad_arguments():
     with pytest.raises(UnknownNameError, match="Did you mean: arith") as exc:
         builtin_set("arithmetic")
-    assert "Available: arith, chart, chess, graph, mcq, soe, sums" in str(exc.value)
+    assert "Available: arith, chart, chess, chess_pieces, graph, mcq, soe, sums" in str(exc.value)
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ProblemError, match="positive integer"):
             builtin_set("soe", n=bad)

@@ -277,7 +277,8 @@ def _grid():
     return rp.load_grid(SPEC)
 
 
-REF = {"dpi": 200, "blur": 0, "board_theme": "classic", "chart_style": "plain", "layout_seed": 0}
+REF = {"dpi": 200, "blur": 0, "board_theme": "classic", "piece_style": "cburnett", "chart_style": "plain",
+       "layout_seed": 0}
 
 
 def _cell(grid, modality, **levels):
@@ -364,8 +365,8 @@ def test_source_factor_kinds_change_only_their_own_source():
 
     assert set(BOARD_THEMES) == set(THEMES) and set(CHART_STYLES) == set(STYLES)
     grid = _grid()
-    arms = {"board_theme": "green", "chart_style": "grid", "layout_seed": 1}
-    owner = {"board_theme": "chess", "chart_style": "chart", "layout_seed": "graph"}
+    arms = {"board_theme": "green", "piece_style": "low_contrast", "chart_style": "grid", "layout_seed": 1}
+    owner = {"board_theme": "chess", "piece_style": "chess", "chart_style": "chart", "layout_seed": "graph"}
     for name in ("chess", "graph", "chart"):
         p = rp.builtin_set(name, 1, seed=1)[0]
         ref = rp.realize(p, grid, _cell(grid, "mixed"), 0).images[0].sha256

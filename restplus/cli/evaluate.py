@@ -59,7 +59,9 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=4, help="concurrent requests (HTTP/reader) and render workers")
     p.add_argument("--batch-size", type=int, default=1, help="requests per forward pass for hf:PATH models")
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
-    p.add_argument("--threshold", type=float, default=0.0, help="OCR gate: pass when CER <= this (default 0)")
+    p.add_argument("--threshold", type=float, default=0.0,
+                   help="OCR gate: pass when CER <= this (default 0); for a drawing, when its transcription score "
+                   ">= 1 - this")
     p.add_argument("--gate-policy", default="exclude", choices=("exclude", "covariate", "ignore"))
     p.add_argument("--casefold", action="store_true", help="OCR gate ignores case")
     p.add_argument("--ocr-first", action="store_true", help="solve prompts for image/mixed ask to transcribe first")

@@ -12,7 +12,9 @@ duplicates) and ``meta`` (a list of columns copied into ``meta``). A column may 
 into nested objects, e.g. ``question.stem``. Presets fill the mapping: ``mmlu``, ``arc`` (the HF
 ``allenai/ai2_arc`` rows and the original AI2 JSONL, whose ``question`` is ``{stem, choices}``),
 ``gsm8k`` and ``restplus`` (our own JSONL, one ``Problem.to_dict`` per line, the default when
-neither ``preset`` nor ``fields`` is given).
+neither ``preset`` nor ``fields`` is given). The presets ``chess``, ``graph`` and ``chart`` read
+image-native items (a FEN / edge list / table and a question type; answers computed from the
+content): see restplus.problems.visual.rows.
 
 Rows become problems with ``context``/``question``/``choices`` segments and content-hash ids.
 Items longer than ``max_chars`` (800, per the paper) or containing LaTeX are dropped and counted
@@ -319,10 +321,20 @@ def _convert_own(row: Mapping[str, Any], source: str) -> tuple[Problem, str | No
     return problem, None
 
 
+VISUAL_PRESETS = ("chess", "graph", "chart")
+
+
 def _spec(preset: str | None, fields: Mapping[str, Any] | None, answer_type: str | None,
           answer_format: str | None, task: str | None) -> _Spec | None:
-    if preset is not None and preset not in PRESETS:
-        raise unknown_name("problem preset", preset, PRESETS)
+    if preset is not None and preset not in PRESETS and preset not in VISUAL_PRESETS:
+        raise unknown_name("problem preset", preset, [*PRESETS, *VISUAL_PRESETS])
+    if preset in VISUAL_PRESETS:
+        extra = [k for k, v in (("fields", fields), ("answer_type", answer_type), ("answer_format", answer_format),
+                                ("task", task)) if v]
+        if extra:
+            raise ProblemError(f"preset={preset!r} reads {preset} rows in their own notation and computes the answer "
+                               f"and its type from the content; drop {', '.join(map(_arg, extra))}.")
+        return None
     if preset in (None, "restplus") and not fields:
         given = {"answer_type": answer_type, "answer_format": answer_format, "task": task}
         extra = [k for k, v in given.items() if v is not None]
@@ -387,7 +399,12 @@ def load_problems(source: Any, *, preset: str | None = None, fields: Mapping[str
             if raw.data is None:
                 raise _RowFail("(row)", raw.error)
             src = f"{short}:{raw.line}"
-            problem, sid = _convert(raw.data, spec, src) if spec else _convert_own(raw.data, src)
+            if preset in VISUAL_PRESETS:
+                from .visual.rows import load_row
+
+                problem, sid = load_row(str(preset), raw.data, src)
+            else:
+                problem, sid = _convert(raw.data, spec, src) if spec else _convert_own(raw.data, src)
             if sid is not None and ("id", sid) in first_line:
                 raise _RowFail("id", f"duplicate id {sid!r}: already on {rows.unit} "
                                      f"{first_line[('id', sid)]}")

@@ -12,7 +12,8 @@ human would know which kind of exercise is in front of them.
 * Two-operand sums (``sums``): ``a + b`` / ``a - b`` read and computed (:func:`.sums.solve_text`).
 * Multiple choice (``mcq``/``choice``): the template's checker reads the stem and options and
   picks the matching option (:func:`.mcq.solve_text`).
-* Image-native sources (``chess``, ``graph``, ``chart``): the notation (FEN, edge list, table) and
+* Image-native sources (``chess``, ``chess_pieces``, ``graph``, ``chart``): the notation (FEN or piece
+  list, edge list, table) and
   question read from the text, the answer recomputed with the rules. An OCR reader cannot read a
   board or a node-link drawing, so for these sources the reader baseline covers the text path only.
 
@@ -41,7 +42,8 @@ def _template(problem: Problem | None, generator: str) -> str | None:
 
 # The lead-in each image-native source puts before its notation: a text that has one is that
 # source's problem whatever answer type the caller names (the runner tags requests by answer type).
-VISUAL_MARKERS = (("Chess position (FEN):", chess.solve_text), ("Undirected graph.\nNodes:", graph.solve_text),
+VISUAL_MARKERS = (("Chess position (FEN):", chess.solve_text), ("Chess position (piece list):", chess.solve_text),
+                  ("Undirected graph.\nNodes:", graph.solve_text),
                   ("Table.\ncategory | value", chart.solve_text))
 
 
@@ -61,6 +63,7 @@ SOLVERS: dict[str, Callable[[str, Problem | None], str | None]] = {
     "sums": lambda text, p: sums.solve_text(text),
     "mcq": lambda text, p: mcq.solve_text(text, _template(p, "mcq")),
     "chess": lambda text, p: chess.solve_text(text),
+    "chess_pieces": lambda text, p: chess.solve_text(text),
     "graph": lambda text, p: graph.solve_text(text),
     "chart": lambda text, p: chart.solve_text(text),
     "exact": lambda text, p: _visual_or(text, lambda: None),  # other free-form answers have no checker

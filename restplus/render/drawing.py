@@ -19,10 +19,12 @@ from typing import Any
 from PIL import Image
 
 from ..errors import RenderError
+from ..grammar.factors import rgb
 from ..grammar.params import RenderParams
 from ..hashing import sha256_bytes
 from .degrade import apply_degradations
 from .fonts import FontInfo
+from .functional import contrast_ratio
 from .image import RenderedImage
 from .provenance import provenance_record
 from .renderer import _jsonable, encode_png, where_prefix
@@ -31,13 +33,16 @@ from .svg import _cairosvg, verify_family
 
 def render_drawing(svg: str, width_pt: float, height_pt: float, params: RenderParams | Mapping[str, Any], seed: int, *,
                    fonts: tuple[FontInfo, ...] = (), px_measures: tuple[tuple[str, float], ...] = (),
-                   rendered_text: str = "", roles: tuple[str, ...] = ("context",), kind: str = "drawing",
+                   contrasts: tuple[tuple[str, str, str], ...] = (), rendered_text: str = "",
+                   roles: tuple[str, ...] = ("context",), kind: str = "drawing",
                    problem_id: str | None = None, cell: Any = None, context: str | None = None,
                    variant_seed: int | None = None) -> RenderedImage:
     """Rasterise ``svg`` at the cell's DPI, degrade and encode.
 
     fonts          vendored fonts the SVG names by family (each verified in fontconfig first)
-    px_measures    (name, fraction of the raster width): covariates in pixels (e.g. square_px)
+    px_measures    (name, fraction of the raster width): covariates in pixels (e.g. square_px), measured
+                   on the clean raster (before a rotation enlarges the canvas)
+    contrasts      (name, colour, colour): covariates recorded as the WCAG contrast ratio of the pair
     rendered_text  the notation the drawing shows: the transcription gate's reference
     """
     where = where_prefix(problem_id, cell, context)
@@ -59,7 +64,8 @@ def render_drawing(svg: str, width_pt: float, height_pt: float, params: RenderPa
     im, steps = apply_degradations(im, params, seed, dpi)
     data = encode_png(im, dpi)
     covariates: dict[str, Any] = {"width_px": im.size[0], "height_px": im.size[1], "dpi": dpi,
-                                  **{name: round(frac * clean_size[0], 4) for name, frac in px_measures}}
+                                  **{name: round(frac * clean_size[0], 4) for name, frac in px_measures},
+                                  **{name: round(contrast_ratio(rgb(a), rgb(b)), 4) for name, a, b in contrasts}}
     prov = provenance_record(
         font={"families": [f.to_dict() for f in fonts]}, fallbacks_used={}, backend="cairosvg", seed=seed,
         params=_jsonable(params.to_dict()), layout={}, steps=steps,

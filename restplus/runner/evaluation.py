@@ -24,7 +24,15 @@ from ..errors import BudgetExceeded, ModelError, RunAbortedError, SpecError
 from ..hashing import digest
 from ..records import Response
 from .cache import ResponseCache
-from .gate import Normalization, apply_gate, as_normalization, check_policy, check_threshold, pass_rates
+from .gate import (
+    Normalization,
+    apply_gate,
+    as_normalization,
+    check_policy,
+    check_threshold,
+    pass_rates,
+    transcription_manifest,
+)
 from .manifest import (
     CACHE,
     MANIFEST,
@@ -400,10 +408,13 @@ def _execute(out: Path, src: _Source, model: Any, fp: Any, identity: dict[str, A
                   "pending": len(run.specs) - table.height,
                   "cache_file_entries": len(rc), **{f"cache_{k}": v for k, v in rc.stats().items()},
                   "errors_by_kind": dict(sorted(run.error_kinds.items())), "first_error": run.first_error}
+        # Drawings of image-native sources are gated by transcription (runner.gate): say how, per source.
+        transcription = transcription_manifest(s.ocr_scorer for s in run.specs)
         man = build_manifest(
             run_id=run_id, run_name=label, status=status, identity=identity, model_name=name, model_fp=fp,
-            spec=spec, prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=run.decodings, gate=gate,
-            counts=counts, fonts={**src.fonts, **font_checksums(run.provenances)}, factors=factors, source=src.info,
+            spec=spec, prompts=pset.to_dict(), prompt_hash=pset.content_hash, decoding=run.decodings,
+            gate={**gate, **({"transcription": transcription} if transcription else {})}, counts=counts,
+            fonts={**src.fonts, **font_checksums(run.provenances)}, factors=factors, source=src.info,
             external_gate=None if external_gate is None else {"name": str(getattr(external_gate, "name", "")),
                                                               "fingerprint": run.ext_fp},
             started=started, finished=_now())

@@ -10,6 +10,17 @@ CER = Levenshtein distance (insertions + deletions + substitutions, via
 empty transcription and otherwise the number of inserted characters (≥ 1, so it never passes a
 threshold below 1). A variant with several images is scored on the concatenation of their
 reference texts, joined by a newline, against the whole transcription.
+
+Image-native sources (chess boards, graphs, bar charts: restplus.problems.visual) have no text to
+compare characters with. Their gate is a *transcription*: the OCR request sends only the drawing,
+with the source's transcription prompt (write the FEN / edge list / table back), and the source's
+parser scores the reply against the notation (per-square FEN equality, edge-set F1, table cell
+accuracy) with a score in [0, 1]. The row's ``ocr_cer`` then holds the gate *error* ``1 - score``, so
+one threshold rule serves both: a row passes when ``ocr_cer <= threshold``, i.e. a transcription
+passes when ``score >= 1 - threshold`` (threshold 0: an exact transcription; 1/64 allows one chess
+square wrong). :class:`Normalization` does not apply to transcriptions: each parser reads its
+notation out of the reply itself. The question, rendered beside the drawing in the image modality,
+is not part of the transcription gate. :func:`gate_target` is the one place that decides this.
 """
 
 from __future__ import annotations
@@ -22,10 +33,14 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from ..errors import SpecError, did_you_mean
+from ..errors import RenderError, SpecError, did_you_mean
 
 GATE_POLICIES = ("exclude", "covariate", "ignore")
 IMAGE_JOIN = "\n"  # between the reference texts of several images of one variant
+CER = "cer"  # the scorer of text renders; any other scorer is an image-native source kind
+GATE_RULE = ("ocr_cer is the gate error: the character error rate for text renders, 1 - transcription score "
+             "for drawings; a row passes when ocr_cer <= threshold, i.e. a transcription when score >= "
+             "1 - threshold")
 
 _WS = re.compile(r"\s+")
 # A whole reply wrapped in one markdown code fence (```text ... ```) is formatting, not content.
@@ -109,8 +124,67 @@ def cer(hypothesis: str, reference: str, normalization: Normalization | None = N
     return Levenshtein.distance(h, r) / max(len(r), 1)
 
 
+@dataclass(frozen=True, slots=True)
+class GateTarget:
+    """What the OCR gate of one variant reads and how it is scored.
+
+    scorer     :data:`CER` for text renders, else the image-native source kind whose parser scores it
+    images     indices of the variant's images the OCR request sends (all of them for text renders,
+               the drawing only for an image-native source)
+    reference  what the transcription is scored against: the rendered texts, or the notation
+    """
+
+    scorer: str
+    images: tuple[int, ...]
+    reference: str
+
+
+def gate_target(variant: Any) -> GateTarget | None:
+    """The gate of ``variant`` (None for a text variant: nothing to read).
+
+    A drawing is recognised by its provenance (``drawing``: the source kind, written by
+    restplus.render.drawing), which a run folder keeps, so stored variants are gated the same way.
+    """
+    images = tuple(variant.images)
+    if not images:
+        return None
+    drawn = [(i, dict(im.provenance).get("drawing")) for i, im in enumerate(images)]
+    drawn = [(i, k) for i, k in drawn if k is not None]
+    if not drawn:
+        return GateTarget(CER, tuple(range(len(images))), reference_text([im.rendered_text for im in images]))
+    if len(drawn) > 1:
+        raise RenderError(f"variant {variant.variant_id} has {len(drawn)} drawings ({[k for _, k in drawn]}); "
+                          "the transcription gate scores one drawing per variant.")
+    i, kind = drawn[0]
+    from ..problems.visual import SOURCES
+
+    SOURCES[str(kind)]  # an unknown kind fails here (did-you-mean), never silently as CER
+    return GateTarget(str(kind), (i,), images[i].rendered_text)
+
+
+def gate_error(text: str, reference: str, scorer: str | None, normalization: Normalization | None = None) -> float:
+    """The gate error of a transcription: CER for text renders, ``1 - score`` for a drawing (module doc)."""
+    if scorer is None or scorer == CER:
+        return cer(text, reference, normalization)
+    from ..problems.visual import score_notation
+
+    return round(1.0 - score_notation(scorer, reference, text).score, 12)
+
+
+def transcription_manifest(scorers: Iterable[str | None]) -> dict[str, Any] | None:
+    """The manifest's record of the transcription gates a run used (None when it had text renders only)."""
+    kinds = sorted({s for s in scorers if s is not None and s != CER})
+    if not kinds:
+        return None
+    from ..problems.visual import SOURCES
+
+    return {"rule": GATE_RULE, "normalization": "not applied (each parser reads the notation from the reply)",
+            "sources": {k: {"prompt": SOURCES[k].prompt, "score": SOURCES[k].metric} for k in kinds}}
+
+
 def passes(cer_value: float | None, threshold: float) -> bool | None:
-    """Gate decision: CER ≤ threshold; None when there is no CER (text rows, failed OCR call)."""
+    """Gate decision: error ≤ threshold (CER, or 1 - transcription score); None when there is none
+    (text rows, failed OCR call)."""
     return None if cer_value is None else bool(cer_value <= threshold + 1e-12)
 
 
@@ -118,7 +192,8 @@ def check_threshold(threshold: float) -> float:
     t = float(threshold)
     if not 0.0 <= t or t != t:
         raise SpecError(f"gate threshold={threshold!r} must be a CER ≥ 0 (0 = perfect transcription, "
-                        "as in the paper; 0.05 allows 5% character errors).")
+                        "as in the paper; 0.05 allows 5% character errors; for a drawing, a transcription "
+                        "passes when its score ≥ 1 - threshold).")
     return t
 
 

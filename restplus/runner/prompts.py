@@ -37,6 +37,7 @@ from typing import Any
 from ..errors import SpecError, check_keys, did_you_mean, unknown_name
 from ..hashing import digest
 from ..records import Decoding, ImagePart, Request, TextPart
+from .gate import CER, gate_target
 
 PROMPT_VERSION = "1"
 PROMPT_TYPES = ("ocr", "text", "image", "mixed")
@@ -248,14 +249,23 @@ def build_requests(variant: Any, prompts: PromptSet, decoding: Decoding) -> dict
     """The requests of one variant: ``{"solve": ..., "ocr": ...}`` (``ocr`` only with images).
 
     solve = the variant's parts + the solve instruction; ocr = the variant's image part(s) + the
-    OCR instruction.
+    OCR instruction, or for an image-native source its drawing + the source's transcription prompt
+    (:func:`restplus.runner.gate.gate_target`; that prompt defines the notation the gate's parser
+    reads, so a PromptSet does not override it).
     """
     solve = Request(parts=(*variant.parts, TextPart(prompts.solve_text(variant.modality, variant.task,
                                                                        variant.answer_type))),
                     decoding=decoding, tag=request_tag("solve", variant.answer_type, variant.variant_id))
     out = {"solve": solve}
-    images = tuple(p for p in variant.parts if isinstance(p, ImagePart))
-    if images:
-        out["ocr"] = Request(parts=(*images, TextPart(prompts.ocr_text(variant.task))), decoding=decoding,
+    target = gate_target(variant)
+    if target is not None:
+        images = tuple(p for p in variant.parts if isinstance(p, ImagePart))  # one-to-one with variant.images
+        if target.scorer == CER:
+            instruction = prompts.ocr_text(variant.task)
+        else:
+            from ..problems.visual import SOURCES
+
+            instruction = SOURCES[target.scorer].prompt
+        out["ocr"] = Request(parts=(*(images[i] for i in target.images), TextPart(instruction)), decoding=decoding,
                              tag=request_tag("ocr", variant.answer_type, variant.variant_id))
     return out

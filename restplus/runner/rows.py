@@ -19,13 +19,15 @@ from .. import atomic
 from ..errors import CacheMismatchError
 from ..records import Response
 from ..schema import CALL_COLUMNS, COVARIATE_COLUMNS, GATE_COLUMNS, ID_COLUMNS, OUTCOME_COLUMNS
-from .gate import Normalization, as_normalization, cer, check_threshold, passes, reference_text
+from .gate import Normalization, as_normalization, check_threshold, gate_error, gate_target, passes
 from .manifest import PROBLEMS, RESULTS, ROWS, read_manifest
 
 EXT_COLUMNS = ("ext_ocr_text", "ext_ocr_cer", "ext_gate_passed")
 # Per-row sidecar (rows.parquet): what rescoring needs beyond the table itself.
+# ``ocr_scorer`` is "cer" or an image-native source kind (restplus.runner.gate.gate_target); a folder
+# written before it existed has none, which scores as CER, as every OCR row then was.
 SIDE_COLUMNS = ("variant_id", "prompt_type", "request_key", "ocr_key", "ext_ocr_key", "answer_type", "reference",
-                "ocr_state", "ext_ocr_state")
+                "ocr_scorer", "ocr_state", "ext_ocr_state")
 
 
 def dtypes() -> dict[str, Any]:
@@ -63,8 +65,9 @@ class RowSpec:
     key: str
     ocr_key: str | None  # the variant's OCR request (None for text variants)
     ext_ocr_key: str | None
-    reference: str | None  # OCR reference (newline-joined rendered texts); None for text variants
+    reference: str | None  # OCR reference (newline-joined rendered texts, or a drawing's notation); None for text
     covariates: tuple[tuple[str, Any], ...]
+    ocr_scorer: str | None = None  # "cer" or the image-native source kind; None for text variants
 
 
 def gold_of(v: Any, problem: Any, memo: dict[tuple[str, str, tuple[str, ...]], str]) -> str:
@@ -88,10 +91,11 @@ def variant_specs(v: Any, factors: Sequence[str], gold: str, keys: Mapping[str, 
     covariates = (("contrast_ratio", cov.get("contrast_ratio")), ("x_height_px", cov.get("x_height_px")),
                   ("image_width_px", img.width if img else None), ("image_height_px", img.height if img else None),
                   ("image_dpi", img.dpi if img else None))
-    ref = reference_text([im.rendered_text for im in v.images]) if v.images else None
+    target = gate_target(v)
+    ref, scorer = (None, None) if target is None else (target.reference, target.scorer)
     fl = tuple((f, labels.get(f)) for f in factors)
     return [RowSpec(v.problem_id, v.task, v.cell.cell_id, v.variant_id, pt, v.modality, fl, gold, v.answer_type, k,
-                    keys.get("ocr"), ext_key, ref, covariates) for pt, k in keys.items()]
+                    keys.get("ocr"), ext_key, ref, covariates, scorer) for pt, k in keys.items()]
 
 
 def _state(resp: Response | None) -> str | None:
@@ -125,19 +129,21 @@ def raw_rows(specs: Iterable[RowSpec], responses: Mapping[str, tuple[Response, b
             "ocr_text": ocr.text if ocr is not None and ocr.ok else None,
             "ext_ocr_text": ext.text if ext is not None and ext.ok else None,
             "request_key": s.key, "ocr_key": s.ocr_key, "ext_ocr_key": s.ext_ocr_key, "answer_type": s.answer_type,
-            "reference": s.reference, "ocr_state": _state(ocr), "ext_ocr_state": _state(ext)})
+            "reference": s.reference, "ocr_scorer": s.ocr_scorer, "ocr_state": _state(ocr),
+            "ext_ocr_state": _state(ext)})
     return rows
 
 
-def _gate(text: str | None, state: str | None, reference: str | None, norm: Normalization,
+def _gate(text: str | None, state: str | None, reference: str | None, scorer: str | None, norm: Normalization,
           threshold: float) -> tuple[float | None, bool | None]:
-    """CER and gate decision. An OCR call that failed (state "error") does not pass: the model never
-    showed it can read the image. A pending OCR call (state None) leaves both null."""
+    """Gate error (CER, or 1 - transcription score for a drawing) and decision. An OCR call that failed
+    (state "error") does not pass: the model never showed it can read the image. A pending OCR call
+    (state None) leaves both null."""
     if reference is None or state is None:
         return None, None
     if state == "error" or text is None:
         return None, False
-    c = cer(text, reference, norm)
+    c = gate_error(text, reference, scorer, norm)
     return c, passes(c, threshold)
 
 
@@ -147,9 +153,11 @@ def score_rows(rows: list[dict[str, Any]], problems: Mapping[str, Any], *, thres
     from ..problems.extract import extract
 
     for r in rows:
-        r["ocr_cer"], r["gate_passed"] = _gate(r["ocr_text"], r["ocr_state"], r["reference"], normalization, threshold)
+        scorer = r.get("ocr_scorer")
+        r["ocr_cer"], r["gate_passed"] = _gate(r["ocr_text"], r["ocr_state"], r["reference"], scorer, normalization,
+                                               threshold)
         r["ext_ocr_cer"], r["ext_gate_passed"] = _gate(r.get("ext_ocr_text"), r.get("ext_ocr_state"), r["reference"],
-                                                       normalization, threshold)
+                                                       scorer, normalization, threshold)
         if r["prompt_type"] == "ocr":  # transcription rows carry no answer
             r["answer"], r["parse_status"], r["correct"] = None, "ok" if r["error"] is None else "error", None
         elif r["error"] is not None or r["response"] is None:

@@ -52,6 +52,7 @@ def realize(problem: Problem, grid: Grid, cell: Cell, seed: int, *, problem_cont
                 d = drawing_of(problem, font.family, font.path, drawing_overrides(problem, params.get))
                 img = render_drawing(d.svg, d.width_pt, d.height_pt, params, image_seed(seed, len(images)),
                                      fonts=(font,) if d.families else (), px_measures=d.px_measures,
+                                     contrasts=d.contrasts,
                                      rendered_text=str(dict(problem.meta)["notation"]), kind=str(kind),
                                      problem_id=problem.problem_id, cell=cell, context=problem_context,
                                      variant_seed=int(seed))

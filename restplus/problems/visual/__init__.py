@@ -11,6 +11,7 @@ from .base import (
     drawing_kind,
     drawing_of,
     drawing_overrides,
+    score_notation,
     score_transcription,
     transcription_prompt,
     visual_problem,
@@ -22,5 +23,5 @@ from .graph import generate_graph, graph_problem
 __all__ = [
     "SOURCES", "Drawing", "Transcription", "VisualSource", "chart_problem", "chess_problem", "drawing_kind",
     "drawing_of", "drawing_overrides", "generate_chart", "generate_chess", "generate_graph", "graph_problem",
-    "score_transcription", "transcription_prompt", "visual_problem",
+    "score_notation", "score_transcription", "transcription_prompt", "visual_problem",
 ]

@@ -30,6 +30,8 @@ class Drawing:
     families     font families the SVG names in ``font-family`` (verified by the rasteriser)
     px_measures  (name, fraction of the raster width) pairs: physical covariates in pixels once the
                  width is known, e.g. the chess square size
+    contrasts    (name, colour, colour) triples: covariates the renderer records as the WCAG contrast
+                 ratio of the two colours (e.g. light against dark squares); colours as hex codes
     """
 
     svg: str
@@ -37,6 +39,7 @@ class Drawing:
     height_pt: float
     families: tuple[str, ...] = ()
     px_measures: tuple[tuple[str, float], ...] = ()
+    contrasts: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ class VisualSource:
     prompt   the transcription prompt (asks the model to write the notation back)
     param_options  (render-param key, drawing option) pairs: which source-specific factor levels
              (restplus.grammar.visual_kinds) override which drawing option
+    metric   what the transcription score measures, in words (recorded in the run manifest's gate)
     """
 
     name: str
@@ -69,19 +73,26 @@ class VisualSource:
     transcribe: Callable[[str, str], Transcription]
     prompt: str
     param_options: tuple[tuple[str, str], ...] = ()
+    metric: str = ""
 
 
 SOURCES: Registry[VisualSource] = Registry("visual source", ProblemError)
 
 
 def visual_problem(kind: str, notation: str, notation_text: str, question: str, answer: str, answer_type: str,
-                   *, options: dict[str, Any] | None = None, extra_meta: dict[str, Any] | None = None) -> Problem:
-    """A problem of source ``kind``: context = ``notation_text`` (the notation with a lead-in)."""
+                   *, options: dict[str, Any] | None = None, extra_meta: dict[str, Any] | None = None,
+                   task: str | None = None) -> Problem:
+    """A problem of source ``kind``: context = ``notation_text`` (the notation with a lead-in).
+
+    task  the problem's task (default ``kind``); another text form of a source is another task
+          (``chess_pieces``), with the same drawing
+    """
     SOURCES[kind]  # unknown kinds fail here, with did-you-mean
     meta = {"drawing_kind": kind, "notation": notation,
             "drawing_options": json.dumps(options or {}, sort_keys=True), **(extra_meta or {})}
     return Problem(segments=(Segment("context", notation_text), Segment("question", question)), answer=answer,
-                   answer_type=answer_type, task=kind, source=f"builtin:{kind}", meta=tuple(sorted(meta.items())))
+                   answer_type=answer_type, task=task or kind, source=f"builtin:{task or kind}",
+                   meta=tuple(sorted(meta.items())))
 
 
 def drawing_kind(problem: Problem) -> str | None:
@@ -136,9 +147,22 @@ def score_transcription(problem: Problem, text: str) -> Transcription:
     kind = drawing_kind(problem)
     if kind is None:
         raise ProblemError(f"problem {problem.problem_id!r} is a text source; transcriptions score drawings only.")
-    return SOURCES[kind].transcribe(str(dict(problem.meta)["notation"]), str(text))
+    return score_notation(kind, str(dict(problem.meta)["notation"]), text)
+
+
+def score_notation(kind: str, notation: str, text: str) -> Transcription:
+    """Score ``text`` as a transcription of a ``kind`` drawing of ``notation`` (the runner's gate calls
+    this with the notation stored on the drawing, so a run folder can be re-scored without problems)."""
+    return SOURCES[kind].transcribe(str(notation), str(text))
 
 
 def bad_item(kind: str, item: str, field: str, message: str) -> ProblemError:
-    """The one error shape for bad image-native input: names the source, the item and the field."""
-    return ProblemError(f"{kind} item {item!r}, field {field!r}: {message}")
+    """The one error shape for bad image-native input: names the source, the item and the field.
+
+    ``field`` and ``message`` are also kept on the error, so a file loader reports them with the file
+    and line (restplus.problems.loaders reads them the same way from its own row errors).
+    """
+    err = ProblemError(f"{kind} item {item!r}, field {field!r}: {message}")
+    # the loader appends its own sentence after the message, so no final full stop here
+    err.field, err.message = field, f"{kind} item {item!r}: {message}".rstrip(".")  # type: ignore[attr-defined]
+    return err

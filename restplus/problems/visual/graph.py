@@ -9,6 +9,7 @@ Questions: ``degree``, ``path`` (is there a path, yes/no), ``distance`` (shortes
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from typing import Any
@@ -49,6 +50,12 @@ def build_graph(nodes: tuple[str, ...], edges: tuple[tuple[str, str], ...], item
     nx = _nx()
     if not nodes:
         raise bad_item("graph", item, "nodes", "the graph has no nodes; give at least one.")
+    # one capital letter per node: the drawing labels, the edge notation and the transcription parser
+    # all read nodes that way
+    bad = [v for v in nodes if not (isinstance(v, str) and len(v) == 1 and "A" <= v <= "Z")]
+    if bad or len(set(nodes)) != len(nodes):
+        raise bad_item("graph", item, "nodes", f"{list(nodes)} must be distinct single capital letters (A … Z)"
+                       + (f"; {bad} are not." if bad else "; some repeat."))
     for i, e in enumerate(edges):
         if len(e) != 2 or e[0] == e[1] or any(v not in nodes for v in e):
             raise bad_item("graph", item, f"edges[{i}]", f"{'-'.join(e)!r} must join two different nodes of "
@@ -162,8 +169,12 @@ def draw_graph(notation: str, options: dict[str, Any], font_family: str, font_pa
         out.append(f'<text x="{x}" y="{round(y + 5.0, 2)}" font-family={quoteattr(font_family)} font-size="14" '
                    f'text-anchor="middle" fill="#000000">{escape(v)}</text>')
     out.append("</svg>")
+    # the closest pair of node centres: where a layout crowds nodes, labels and edges are hardest to read
+    pts = [pos[v] for v in nodes]
+    closest = min((math.dist(p, q) for i, p in enumerate(pts) for q in pts[i + 1:]), default=0.0)
     return Drawing(svg="\n".join(out), width_pt=SIZE_PT, height_pt=SIZE_PT, families=(font_family,),
-                   px_measures=(("node_diameter_px", 2 * NODE_R / SIZE_PT),))
+                   px_measures=(("node_diameter_px", 2 * NODE_R / SIZE_PT),
+                                ("min_node_distance_px", closest / SIZE_PT)))
 
 
 def transcribe_graph(gold: str, text: str) -> Transcription:
@@ -187,7 +198,8 @@ SOURCES.register("graph", VisualSource(
     "graph", draw_graph, transcribe_graph,
     "Transcribe the graph in the image as an edge list: every edge once, as two node letters joined by a "
     "hyphen, separated by commas (e.g. A-B, B-C). Reply with the edge list only.",
-    (("layout_seed", "layout_offset"),)))
+    (("layout_seed", "layout_offset"),),
+    "edge-set F1 of the X-Y pairs in the reply (after an 'Edges:' label if any) against the edge list"))
 
 
 def solve_text(text: str) -> str | None:
