@@ -294,7 +294,9 @@ def _pass_means(adapter: Any, request: Request, layers: Sequence[int] | None,
         return tuple(m.layer_indices), np.asarray(m.means, dtype=np.float32), int(m.n)
     hs = adapter.hidden_states(request, layers)
     mask = hs.image_mask if which == "image" else hs.text_mask
-    return tuple(hs.layer_indices), _mean(hs, mask), int(mask.sum())
+    n = int(mask.sum())
+    means = _mean(hs, mask) if n else np.full(hs.layers.shape[::2], np.nan, dtype=np.float32)
+    return tuple(hs.layer_indices), means, n
 
 
 def extract_means(adapter: Any, pairs: Iterable[GapPair], *, model: str | None = None,

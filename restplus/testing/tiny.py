@@ -350,7 +350,17 @@ def build_tiny_gemma3(path: str | Path, *, seed: int = 0) -> Path:
         image_token_index=ids["<image_soft_token>"])
     ip = Gemma3ImageProcessorPil(size={"height": 64, "width": 64})
     proc = Gemma3Processor(image_processor=ip, tokenizer=tok, image_seq_length=4, chat_template=_GEMMA3_TEMPLATE)
-    return _save(path, seed, lambda: Gemma3ForConditionalGeneration(cfg), proc, "Gemma3Processor")
+
+    def make():
+        import torch
+
+        model = Gemma3ForConditionalGeneration(cfg)
+        # Gemma 3 initialises its image projection to zeros (the real weights replace it), which would
+        # make every image state of a random model 0 and its cosine similarity undefined.
+        torch.nn.init.normal_(model.model.multi_modal_projector.mm_input_projection_weight, std=0.02)
+        return model
+
+    return _save(path, seed, make, proc, "Gemma3Processor")
 
 
 _DEEPSEEK_TEMPLATE = (
@@ -383,3 +393,10 @@ def build_tiny_deepseek_vl(path: str | Path, *, seed: int = 0) -> Path:
     ip = DeepseekVLImageProcessorPil(size={"height": 64, "width": 64})
     proc = DeepseekVLProcessor(image_processor=ip, tokenizer=tok, num_image_tokens=16, chat_template=_DEEPSEEK_TEMPLATE)
     return _save(path, seed, lambda: DeepseekVLForConditionalGeneration(cfg), proc, "DeepseekVLProcessor")
+
+
+# Every family the HF adapter supports, by the folder name the tests use.
+TINY_BUILDERS = {"qwen2vl": build_tiny_qwen2vl, "qwen25vl": build_tiny_qwen25vl, "qwen3vl": build_tiny_qwen3vl,
+                 "llava": build_tiny_llava, "llava_next": build_tiny_llava_next, "idefics3": build_tiny_idefics3,
+                 "smolvlm": build_tiny_smolvlm, "internvl": build_tiny_internvl, "gemma3": build_tiny_gemma3,
+                 "deepseek_vl": build_tiny_deepseek_vl}
