@@ -267,3 +267,16 @@ def test_cli_attn_implementation_option(tiny_model_dir):
 
     with load_model(f"hf:{tiny_model_dir / 'qwen2vl'}", options={"attn_implementation": "eager"}) as m:
         assert m.fingerprint()["attn_implementation"] == "eager"
+
+
+def test_gpu_smoke_script_is_valid_bash_and_documented():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = root / "bench" / "gpu_smoke.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    assert "bench/gpu_smoke.sh" in (root / "README.md").read_text(encoding="utf-8")
+    # without a model folder it stops with the setup status (2) before touching any GPU
+    out = subprocess.run(["bash", str(script), str(root / "no-such-model")], capture_output=True, text=True)
+    assert out.returncode == 2 and "has no config.json" in out.stderr

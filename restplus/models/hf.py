@@ -1,4 +1,7 @@
-"""Local transformers adapter for image-text-to-text model folders (Qwen2-VL, Qwen2.5-VL, LLaVA, Idefics3 ...).
+"""Local transformers adapter for image-text-to-text model folders.
+
+Families (``_hf_load.FAMILIES``): Qwen2-VL, Qwen2.5-VL, Qwen3-VL, LLaVA, LLaVA-NeXT, Idefics3, SmolVLM,
+InternVL3 (-hf), Gemma 3, DeepSeek-VL (-hf); other model types are fed like LLaVA.
 
 * Loads from a local folder only (no hub access); PIL image processing (no torchvision).
 * Greedy decoding at temperature 0, with ``repetition_penalty`` passed explicitly (1.0 by default,
