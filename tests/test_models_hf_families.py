@@ -280,3 +280,26 @@ def test_gpu_smoke_script_is_valid_bash_and_documented():
     # without a model folder it stops with the setup status (2) before touching any GPU
     out = subprocess.run(["bash", str(script), str(root / "no-such-model")], capture_output=True, text=True)
     assert out.returncode == 2 and "has no config.json" in out.stderr
+
+
+def test_gemma3_folder_pan_and_scan_setting_does_not_reach_the_model(tiny_model_dir, tmp_path):
+    """The size model treats Gemma 3 as fixed-size: transformers' processor applies pan-and-scan crops
+    only when a call asks for them, whatever the folder says. Guard that, with crops that would apply."""
+    import json
+    import shutil
+
+    path = shutil.copytree(tiny_model_dir / "gemma3", tmp_path / "gemma3")
+    cfg = json.loads((path / "processor_config.json").read_text())
+    crops = dict(do_pan_and_scan=True, pan_and_scan_min_crop_size=32, pan_and_scan_max_num_crops=4,
+                 pan_and_scan_min_ratio_to_activate=1.2)
+    cfg["image_processor"].update(crops)
+    (path / "processor_config.json").write_text(json.dumps(cfg))
+    with load("hf", path=str(path)) as m, warnings.catch_warnings():
+        warnings.simplefilter("ignore", PixelBudgetWarning)
+        seen = count_model_features(m)
+        wide = m.generate([_req(ImagePart(png(400, 100)))])[0]
+        per_view = m.model.config.mm_tokens_per_image
+        asked = m.processor(text=["<start_of_image>"], images=[Image.new("RGB", (400, 100))], return_tensors="pt",
+                            **crops)
+    assert wide.vision_tokens == per_view == seen[0] and wide.image_sizes == ((64, 64),)
+    assert int(asked["pixel_values"].shape[0]) == 5  # the same image, asked per call: 4 crops + the full view

@@ -13,7 +13,10 @@ image processor's own helpers and settings, so the size is the one the processor
   [min_patches, max_patches]; columns x rows of tiles (plus a thumbnail, again the same for all).
 * ``anyres`` (LLaVA-NeXT): the image is scaled, aspect kept, into the best pinpoint resolution;
   the size is the scaled content (the rest is padding).
-* ``fixed`` (LLaVA, Gemma 3 without pan-and-scan, DeepSeek-VL): the processor's one output size.
+* ``fixed`` (LLaVA, Gemma 3, DeepSeek-VL): the processor's one output size. Gemma 3's pan-and-scan
+  crops never apply here: ``Gemma3Processor`` turns them on only when asked per call (its own
+  default, ``do_pan_and_scan=False``, wins over the folder's image-processor setting), and the
+  adapter never asks.
 """
 
 from __future__ import annotations

@@ -254,8 +254,9 @@ class HFAdapter(ModelAdapter):
         with torch.inference_mode():
             if d.temperature <= 0:
                 return self.model.generate(**inputs, **kw, do_sample=False, temperature=None, top_p=None, top_k=None)
-            dev = self.model.device
-            devices = [dev.index or 0] if dev.type == "cuda" else []
+            # Every GPU the model lives on (several with device="auto"): sampling may draw on any of them,
+            # and each one's RNG state must come back as the caller left it.
+            devices = sorted({p.device.index or 0 for p in self.model.parameters() if p.device.type == "cuda"})
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(int(d.seed))  # type: ignore[arg-type]  # checked in iter_generate
                 return self.model.generate(**inputs, **kw, do_sample=True, temperature=d.temperature,
