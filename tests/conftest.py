@@ -13,14 +13,13 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
-    """Folder with tiny random model folders built once per session: qwen2vl, qwen25vl, llava, idefics3."""
-    from restplus.testing.tiny import build_tiny_idefics3, build_tiny_llava, build_tiny_qwen2vl, build_tiny_qwen25vl
+    """Folder with a tiny random model folder per supported family, built once per session (about 1 s):
+    qwen2vl, qwen25vl, qwen3vl, llava, llava_next, idefics3, smolvlm, internvl, gemma3, deepseek_vl."""
+    from restplus.testing.tiny import TINY_BUILDERS
 
     base = tmp_path_factory.mktemp("tiny_models")
-    build_tiny_qwen2vl(base / "qwen2vl")
-    build_tiny_qwen25vl(base / "qwen25vl")
-    build_tiny_llava(base / "llava")
-    build_tiny_idefics3(base / "idefics3")
+    for name, build in TINY_BUILDERS.items():
+        build(base / name)
     return base
 
 

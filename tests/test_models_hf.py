@@ -15,6 +15,7 @@ from restplus.errors import ModelError
 from restplus.models import PixelBudgetWarning, load
 from restplus.models.hf import CollapsedGroup
 from restplus.records import Decoding, ImagePart, Request, TextPart
+from restplus.testing.tiny import TINY_BUILDERS
 
 
 def png(w: int, h: int, text: str = "3A + 2B = 7") -> bytes:
@@ -42,7 +43,7 @@ DEFAULT = (56 * 56, 28 * 28 * 1280)
 SHORT = Decoding(max_tokens=4)
 
 
-@pytest.mark.parametrize("family", ["qwen2vl", "qwen25vl", "llava", "idefics3"])
+@pytest.mark.parametrize("family", list(TINY_BUILDERS))
 def test_generation_works_for_every_family(tiny_model_dir, family):
     with load("hf", path=str(tiny_model_dir / family), batch_size=2) as m:
         reqs = [Request(parts=(ImagePart(png(300, 100)), TextPart("Solve it.")), decoding=SHORT, system="Be brief."),
@@ -117,7 +118,7 @@ def test_fixed_size_model_collapses_every_size(tiny_llava):
     assert groups == [CollapsedGroup((224, 224), ((224, 224), (325, 100), (650, 200)))]
 
 
-@pytest.mark.parametrize("family", ["qwen2vl", "llava", "idefics3"])
+@pytest.mark.parametrize("family", list(TINY_BUILDERS))
 def test_hidden_states_split_image_and_user_text(tiny_model_dir, family):
     texts = ("Solve: 2 + 3", "Give the answer.")
     req = Request(parts=(TextPart(texts[0]), ImagePart(png(300, 100))) + (TextPart(texts[1]),),

@@ -33,8 +33,11 @@ def add_model_and_problem_args(p: argparse.ArgumentParser, n_default: int | None
                    "1024/2048; reasoning models need more)")
     o.add_argument("--timeout", type=float, help="per-request timeout in seconds (default 120)")
     h = p.add_argument_group("hf:PATH options")
-    h.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
+    h.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1, or auto (device_map=auto: shard a big "
+                   "model over the GPUs; needs accelerate). Default: cuda when a GPU is visible, else cpu")
     h.add_argument("--dtype", help="auto | float32 | bfloat16 | float16 (default float32)")
+    h.add_argument("--attn-implementation", help="attention kernel: eager | sdpa | flash_attention_2 "
+                   "(default: transformers' choice; recorded in the fingerprint)")
     h.add_argument("--min-pixels", type=int, help="Qwen-style pixel budget: lower bound per image")
     h.add_argument("--max-pixels", type=int, help="Qwen-style pixel budget: upper bound per image")
     h.add_argument("--trust-remote-code", action="store_true",
@@ -79,7 +82,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 # refused: silently ignoring --dtype on an HTTP model would leave the user believing it applied.
 OPENAI_OPTIONS = {"preset": "preset", "extra_body": "extra_body", "max_tokens": "max_tokens", "timeout": "timeout_s"}
 HF_OPTIONS = {"device": "device", "dtype": "dtype", "min_pixels": "min_pixels", "max_pixels": "max_pixels",
-              "trust_remote_code": "trust_remote_code"}
+              "trust_remote_code": "trust_remote_code", "attn_implementation": "attn_implementation"}
 
 
 def model_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -36,8 +36,9 @@ def _gap_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", default="cos_max", help="summary column correlated with RER (default cos_max)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (0 = no CI)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default=None, help="torch device or auto (default: cuda when available, else cpu)")
     p.add_argument("--dtype", default="float32")
+    p.add_argument("--attn-implementation", default=None, help="eager | sdpa | flash_attention_2")
     p.add_argument("--min-pixels", type=int, default=None, help="Qwen-style pixel budget")
     p.add_argument("--max-pixels", type=int, default=None, help="Qwen-style pixel budget")
     p.add_argument("--no-progress", action="store_true")
@@ -109,7 +110,8 @@ def run_gap(args: argparse.Namespace) -> int:
     for i, path in enumerate(args.model):
         # resolve(), not load(): load's own first parameter is called ``name`` and would clash with the label.
         adapter = resolve("hf")(path=path, device=args.device, dtype=args.dtype, min_pixels=args.min_pixels,
-                                max_pixels=args.max_pixels, name=names[i] if names else None)
+                                max_pixels=args.max_pixels, attn_implementation=args.attn_implementation,
+                                name=names[i] if names else None)
         try:
             # A fresh pair iterator per model: pairs stream from disk and are consumed once.
             source = pairs_from_images(args.images, args.labels) if args.images else args.variants

@@ -281,12 +281,31 @@ def _mean(hs: Any, mask: np.ndarray) -> np.ndarray:
     return hs.layers[:, mask].astype(np.float64).mean(axis=1).astype(np.float32)
 
 
+def _pass_means(adapter: Any, request: Request, layers: Sequence[int] | None,
+                which: str) -> tuple[tuple[int, ...], np.ndarray, int]:
+    """(layer indices, per-layer mean over the ``which`` positions, n positions) of one pass.
+
+    The HF adapter reduces on its device (``masked_means``); any other adapter with
+    ``hidden_states`` (test fakes, custom backends) is reduced here from its full states.
+    """
+    fn = getattr(adapter, "masked_means", None)
+    if callable(fn):
+        m = fn(request, layers, which)
+        return tuple(m.layer_indices), np.asarray(m.means, dtype=np.float32), int(m.n)
+    hs = adapter.hidden_states(request, layers)
+    mask = hs.image_mask if which == "image" else hs.text_mask
+    n = int(mask.sum())
+    means = _mean(hs, mask) if n else np.full(hs.layers.shape[::2], np.nan, dtype=np.float32)
+    return tuple(hs.layer_indices), means, n
+
+
 def extract_means(adapter: Any, pairs: Iterable[GapPair], *, model: str | None = None,
                   layers: Sequence[int] | None = None, progress: bool = False) -> LayerMeans:
     """Run the text and image passes of every pair and keep per-layer mean vectors only.
 
-    ``adapter`` is anything with ``hidden_states(request, layers) -> HiddenStates`` (the HF adapter);
-    ``layers`` selects hidden-state indices (default all: ``num_hidden_layers + 1``).
+    ``adapter`` is anything with ``hidden_states(request, layers) -> HiddenStates``; the HF adapter's
+    ``masked_means`` is used when present, so only mean vectors leave the GPU. ``layers`` selects
+    hidden-state indices (default all: ``num_hidden_layers + 1``).
     """
     from tqdm.auto import tqdm
 
@@ -300,23 +319,22 @@ def extract_means(adapter: Any, pairs: Iterable[GapPair], *, model: str | None =
     n_txt: list[int] = []
     idx: tuple[int, ...] | None = None
     for pair in tqdm(pairs, desc="gap", unit="item", disable=not progress):
-        hi = adapter.hidden_states(pair.image_request(), layers)
-        ht = adapter.hidden_states(pair.text_request(), layers)
-        if int(hi.image_mask.sum()) == 0:
+        li, mi, ni = _pass_means(adapter, pair.image_request(), layers, "image")
+        lt, mt, nt = _pass_means(adapter, pair.text_request(), layers, "text")
+        if ni == 0:
             raise ModelError(f"item {pair.item_id!r}: the image pass has no image-token positions.")
-        if int(ht.text_mask.sum()) == 0:
+        if nt == 0:
             raise ModelError(f"item {pair.item_id!r}: the text pass has no user-text positions (empty text?).")
         if idx is None:
-            idx = tuple(hi.layer_indices)
-        if tuple(hi.layer_indices) != idx or tuple(ht.layer_indices) != idx:
+            idx = li
+        if li != idx or lt != idx:
             raise ModelError(f"item {pair.item_id!r}: layer indices changed between passes "
-                             f"({idx} vs {hi.layer_indices} / {ht.layer_indices}).")
+                             f"({idx} vs {li} / {lt}).")
         ids.append(pair.item_id)
-        img.append(_mean(hi, hi.image_mask))
-        txt.append(_mean(ht, ht.text_mask))
-        n_img.append(int(hi.image_mask.sum()))
-        n_txt.append(int(ht.text_mask.sum()))
-        del hi, ht  # only the means survive the iteration
+        img.append(mi)
+        txt.append(mt)
+        n_img.append(ni)
+        n_txt.append(nt)
     if len(ids) < 2:
         raise AnalysisError(f"the modality gap needs at least 2 paired items, got {len(ids)}.")
     dup = sorted(i for i, c in Counter(ids).items() if c > 1)

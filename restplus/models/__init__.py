@@ -8,7 +8,8 @@ name               adapter                                      typical kwargs
 =================  ===========================================  =================================
 ``hf``             local transformers model folder              ``path, device, dtype, batch_size,
                                                                 min_pixels, max_pixels,
-                                                                repetition_penalty, trust_remote_code``
+                                                                repetition_penalty, trust_remote_code,
+                                                                attn_implementation``
 ``openai``         OpenAI-compatible HTTP server(s)             ``model, base_url, api_key_env, preset,
                                                                 extra_body, max_tokens, timeout_s ...``
 ``reader``         tesseract OCR-then-solve baseline            ``concurrency, lang``

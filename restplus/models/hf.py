@@ -1,4 +1,7 @@
-"""Local transformers adapter for image-text-to-text model folders (Qwen2-VL, Qwen2.5-VL, LLaVA, Idefics3 ...).
+"""Local transformers adapter for image-text-to-text model folders.
+
+Families (``_hf_load.FAMILIES``): Qwen2-VL, Qwen2.5-VL, Qwen3-VL, LLaVA, LLaVA-NeXT, Idefics3, SmolVLM,
+InternVL3 (-hf), Gemma 3, DeepSeek-VL (-hf); other model types are fed like LLaVA.
 
 * Loads from a local folder only (no hub access); PIL image processing (no torchvision).
 * Greedy decoding at temperature 0, with ``repetition_penalty`` passed explicitly (1.0 by default,
@@ -10,12 +13,16 @@
   Sampled requests run one at a time so each gets its own seed.
 * Batching: greedy requests with the same number of images and the same decoding are batched
   (``batch_size``) with left padding. ``latency_s`` of each response is its batch's wall time.
+* Devices: ``device="auto"`` shards a big model (``device_map="auto"``); inputs go to ``model.device``.
+* BOS: when the chat template writes BOS itself (Gemma 3, Idefics3, SmolVLM), the prompt is
+  tokenised without special tokens, so the model sees exactly one BOS.
 * Pixel budget: ``min_pixels`` / ``max_pixels`` (Qwen-style dynamic resolution only) are passed to
   every processor call as ``size={"shortest_edge", "longest_edge"}``; the saved processor is not
   modified. When the budget makes different input sizes collapse to one processed size (e.g. two
   DPI levels), a :class:`~restplus.models.base.PixelBudgetWarning` is issued once per collapsed
   size; :meth:`HFAdapter.check_budget` answers the same question before a run.
-* Recorded per response: ``vision_tokens`` (image-token ids in ``input_ids``), ``image_sizes`` after
+* Recorded per response: ``vision_tokens`` (positions of the model config's image token in
+  ``input_ids``: the soft tokens image features fill, not a begin-of-image marker), ``image_sizes`` after
   the processor's resize (Qwen: ``image_grid_thw`` × patch size; others: the processed size, see
   :meth:`HFAdapter.processed_size`), ``tokens_in`` (non-pad prompt tokens), ``tokens_out``
   (generated tokens up to and including EOS), ``finish_reason`` ("stop" or "length").
@@ -34,8 +41,9 @@ from typing import Any
 from ..errors import ModelError, PixelBudgetWarning, RestplusWarning
 from ..records import Decoding, ImagePart, Request, Response
 from . import _hf_load as L
+from ._hf_sizes import processed_size, qwen_factor
 from .base import ModelAdapter, check_indices, package_versions
-from .hf_states import HiddenStates, hidden_states_of
+from .hf_states import HiddenStates, MaskedMeans, hidden_states_of, masked_means_of
 
 Size = tuple[int, int]  # (width, height)
 
@@ -53,9 +61,15 @@ class HFAdapter(ModelAdapter):
 
     Args:
         path: local model folder (config.json, weights, processor and tokenizer files).
-        device: torch device string ("cpu", "cuda:0" ...). Not part of the fingerprint.
-        dtype: "float32", "bfloat16", "float16", or "auto" (the checkpoint's own dtype; the
-            fingerprint records the dtype actually loaded).
+        device: torch device string ("cpu", "cuda:0" ...), or "auto" to spread a big model over all
+            GPUs and the CPU (``device_map="auto"``; needs the accelerate package). Default: "cuda"
+            when a GPU is visible, else "cpu". Inputs always go to the model's own device. Not part
+            of the fingerprint.
+        dtype: "float32", "bfloat16", "float16" (or "fp32", "bf16", "fp16"), or "auto" (the
+            checkpoint's own dtype). The fingerprint records the dtype actually loaded.
+        attn_implementation: passed to ``from_pretrained`` ("eager", "sdpa", "flash_attention_2" ...);
+            None lets transformers choose. The implementation loaded is in the fingerprint
+            (kernels differ in the last bits of their outputs).
         batch_size: requests per ``generate`` call (greedy requests only).
         min_pixels, max_pixels: Qwen-style pixel budget per image; None keeps the folder's setting.
         repetition_penalty: passed to every ``generate`` call (1.0 = none), overriding the folder's
@@ -66,9 +80,10 @@ class HFAdapter(ModelAdapter):
         name: label for logs; default ``"hf:<folder name>"``.
     """
 
-    def __init__(self, path: str, *, device: str = "cpu", dtype: str = "float32", batch_size: int = 1,
+    def __init__(self, path: str, *, device: str | None = None, dtype: str = "float32", batch_size: int = 1,
                  min_pixels: int | None = None, max_pixels: int | None = None, repetition_penalty: float = 1.0,
-                 trust_remote_code: bool = False, name: str | None = None) -> None:
+                 trust_remote_code: bool = False, attn_implementation: str | None = None,
+                 name: str | None = None) -> None:
         self.path = L.check_folder(path)
         self.model_type = L.read_model_type(self.path)
         self.family = L.family_of(self.model_type)
@@ -85,7 +100,7 @@ class HFAdapter(ModelAdapter):
             raise ModelError(f"repetition_penalty must be a number > 0 (1.0 = no penalty), got {repetition_penalty!r}.")
         if not isinstance(trust_remote_code, bool):
             raise ModelError(f"trust_remote_code must be True or False, got {trust_remote_code!r}.")
-        self.device, self.dtype, self.batch_size = device, dtype, batch_size
+        self.device, self.dtype, self.batch_size = L.default_device(device), dtype, batch_size
         self.repetition_penalty, self.trust_remote_code = float(repetition_penalty), trust_remote_code
         self.name = name or f"hf:{self.path.resolve().name}"
         if trust_remote_code:
@@ -93,15 +108,19 @@ class HFAdapter(ModelAdapter):
                           "with your permissions; use it only for folders whose code you have read or trust.",
                           RestplusWarning, stacklevel=2)
         self.processor = L.load_processor(self.path, self.model_type, trust_remote_code)
-        self.model = L.load_model(self.path, dtype, device, trust_remote_code)
+        self.model = L.load_model(self.path, dtype, self.device, trust_remote_code, attn_implementation)
         self.image_token_id = L.image_token_id(self.processor, self.model)
         ip = self.processor.image_processor
         self.min_pixels = min_pixels if min_pixels is not None else getattr(ip.size, "shortest_edge", None)
         self.max_pixels = max_pixels if max_pixels is not None else getattr(ip.size, "longest_edge", None)
-        if self.family.dynamic_resolution and not (self.min_pixels and self.max_pixels
-                                                   and 0 < self.min_pixels <= self.max_pixels):
-            raise ModelError(f"pixel budget needs 0 < min_pixels <= max_pixels, got min_pixels={self.min_pixels}, "
-                             f"max_pixels={self.max_pixels}.")
+        if self.family.dynamic_resolution:
+            if not (self.min_pixels and self.max_pixels and 0 < self.min_pixels <= self.max_pixels):
+                raise ModelError(f"pixel budget needs 0 < min_pixels <= max_pixels, got min_pixels={self.min_pixels}, "
+                                 f"max_pixels={self.max_pixels}.")
+            f = qwen_factor(self.family, ip)
+            if self.max_pixels < f * f:
+                raise ModelError(f"max_pixels={self.max_pixels} is below one merged patch of {self.model_type} "
+                                 f"({f}x{f} = {f * f} pixels); raise it (e.g. {256 * f * f} = 256 vision tokens).")
         self._seen: dict[tuple[Any, Size], set[Size]] = {}
         self._warned: set[tuple[Any, Size]] = set()
         self._size_cache: dict[Size, Size] = {}
@@ -116,6 +135,7 @@ class HFAdapter(ModelAdapter):
                 "dtype": str(self.model.dtype).removeprefix("torch."),  # "auto" resolved to what was loaded
                 "batch_size": self.batch_size, "repetition_penalty": self.repetition_penalty,
                 "trust_remote_code": self.trust_remote_code,
+                "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
                 "pixel_budget": ({"min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
                                  if self.family.dynamic_resolution else None),
                 "processor": L.json_safe(self.processor.to_dict()),
@@ -130,8 +150,10 @@ class HFAdapter(ModelAdapter):
     def processed_size(self, width: int, height: int) -> Size:
         """(width, height) an input image of this size has after the processor's resize.
 
-        Qwen: ``smart_resize`` with the adapter's budget (multiples of patch × merge size). Idefics3:
-        the tiled size (columns × rows of tiles). Others: the image processor's output size.
+        Qwen: ``smart_resize`` with the adapter's budget (multiples of patch × merge size: 28 px for
+        Qwen2/2.5-VL, 32 px for Qwen3-VL). Tiled families (Idefics3, SmolVLM, InternVL, LLaVA-NeXT):
+        the tile canvas the image is resized onto. Others: the image processor's one output size.
+        See :mod:`restplus.models._hf_sizes`.
         """
         key = (int(width), int(height))
         if key not in self._size_cache:
@@ -139,23 +161,8 @@ class HFAdapter(ModelAdapter):
         return self._size_cache[key]
 
     def _compute_processed_size(self, width: int, height: int) -> Size:
-        ip = self.processor.image_processor
-        if self.family.dynamic_resolution:
-            from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
-
-            h, w = smart_resize(height, width, factor=ip.patch_size * ip.merge_size,
-                                min_pixels=self.min_pixels, max_pixels=self.max_pixels)
-            return (w, h)
-        from PIL import Image
-
-        blank = Image.new("RGB", (width, height), "white")
-        if self.family.nested_images:
-            out = ip([[blank]], return_row_col_info=True, return_tensors="np")
-            tile_h, tile_w = out["pixel_values"].shape[-2:]
-            rows, cols = int(out["rows"][0][0]), int(out["cols"][0][0])
-            return (cols * tile_w, rows * tile_h) if rows and cols else (tile_w, tile_h)
-        tile_h, tile_w = ip(blank, return_tensors="np")["pixel_values"].shape[-2:]
-        return (int(tile_w), int(tile_h))
+        return processed_size(self.family, self.processor.image_processor, width, height,
+                              self.min_pixels, self.max_pixels)
 
     def check_budget(self, sizes: Sequence[Size], *, warn: bool = True) -> list[CollapsedGroup]:
         """Groups of distinct input sizes that the processor maps to one processed size.
@@ -205,7 +212,10 @@ class HFAdapter(ModelAdapter):
         prompts = [proc.apply_chat_template(L.messages_for(r), add_generation_prompt=True, tokenize=False)
                    for r in requests]
         images = [[p.to_pil() for p in r.images] for r in requests]
-        kwargs: dict[str, Any] = {"text": prompts, "padding": True, "return_tensors": "pt"}
+        kwargs: dict[str, Any] = {"text": prompts, "padding": True, "return_tensors": "pt",
+                                  # Gemma 3 / Idefics3 templates write BOS themselves: adding one more
+                                  # would give the model a prompt it was never trained on.
+                                  "add_special_tokens": not L.template_writes_bos(proc.tokenizer, prompts)}
         if self.family.dynamic_resolution:
             kwargs["size"] = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
         if any(images):
@@ -228,8 +238,8 @@ class HFAdapter(ModelAdapter):
                 row.append(out)
                 k += 1
             sizes.append(tuple(row))
-        dtype = self.model.dtype
-        moved = {key: (v.to(self.device, dtype) if torch.is_floating_point(v) else v.to(self.device))
+        dtype, device = self.model.dtype, self.model.device  # with device="auto": the first shard's device
+        moved = {key: (v.to(device, dtype) if torch.is_floating_point(v) else v.to(device))
                  if isinstance(v, torch.Tensor) else v for key, v in inputs.items()}
         return type(inputs)(moved), sizes
 
@@ -244,7 +254,9 @@ class HFAdapter(ModelAdapter):
         with torch.inference_mode():
             if d.temperature <= 0:
                 return self.model.generate(**inputs, **kw, do_sample=False, temperature=None, top_p=None, top_k=None)
-            devices = [torch.device(self.device).index or 0] if str(self.device).startswith("cuda") else []
+            # Every GPU the model lives on (several with device="auto"): sampling may draw on any of them,
+            # and each one's RNG state must come back as the caller left it.
+            devices = sorted({p.device.index or 0 for p in self.model.parameters() if p.device.type == "cuda"})
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(int(d.seed))  # type: ignore[arg-type]  # checked in iter_generate
                 return self.model.generate(**inputs, **kw, do_sample=True, temperature=d.temperature,
@@ -313,6 +325,12 @@ class HFAdapter(ModelAdapter):
         check_indices([request])
         self._check_open()
         return hidden_states_of(self, request, layers)
+
+    def masked_means(self, request: Request, layers: Sequence[int] | None = None, which: str = "image") -> MaskedMeans:
+        """Per-layer means over image or user-text positions, computed on the model's device (modality gap)."""
+        check_indices([request])
+        self._check_open()
+        return masked_means_of(self, request, layers, which)
 
     def _check_open(self) -> None:
         if "model" not in self.__dict__:
