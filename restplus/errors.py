@@ -180,10 +180,12 @@ def check_keys(where: str, mapping: Iterable[object], allowed: Iterable[str]) ->
                             f"Allowed: {', '.join(sorted(pool))}.")
 
 
-def expect_number(where: str, value: object, *, integer: bool = False, optional: bool = False) -> None:
+def expect_number(where: str, value: object, *, integer: bool = False, optional: bool = False,
+                  example: object = None) -> None:
     """Refuse a spec value that is not a number (bools and numeric strings included), naming it.
 
     Comparisons on a wrong type would otherwise surface as "'<' not supported ..." from deep inside.
+    ``example`` is the valid value the fix suggests (default 1 or 0.5).
     """
     if optional and value is None:
         return
@@ -191,4 +193,5 @@ def expect_number(where: str, value: object, *, integer: bool = False, optional:
     if not ok:
         kind = "an integer" if integer else "a number"
         raise SpecError(f"{where}={value!r} must be {kind} (got {type(value).__name__}); write it without quotes, "
-                        f"e.g. {where.rsplit('.', 1)[-1].split()[-1]}: {1 if integer else 0.5}.")
+                        f"e.g. {where.rsplit('.', 1)[-1].split()[-1]}: "
+                        f"{example if example is not None else 1 if integer else 0.5}.")
