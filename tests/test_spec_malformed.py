@@ -93,6 +93,9 @@ CASES = [
     ("include-not-str", HEAD + "include: [3]\nfactors:\n" + MOD, "include entries must be file paths"),
     ("include-dir", HEAD + "include: sub\nfactors:\n" + MOD, "is a directory"),
     ("include-self", HEAD + "include: spec.yaml\nfactors:\n" + MOD, "include cycle"),
+    ("invisible-cell", HEAD + "factors:\n  text_color: {levels: [black, white]}\n"
+     "  background: {levels: [white, black]}\n" + MOD, "draws text in its background colour"),
+    ("invisible-defaults", HEAD + "render: {text_color: white}\nfactors:\n" + MOD, "text would be invisible"),
 ]
 
 

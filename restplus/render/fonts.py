@@ -252,10 +252,11 @@ def shaping_error(exc: Exception, text: str, path: str, where: str = ""):  # -> 
     from ..errors import RenderError
 
     span = text if len(text) <= 60 else text[:57] + "..."
+    unusual = sorted(set(text), key=lambda c: (c.isascii() and c.isprintable(), c))[:6]  # non-ASCII first
     return RenderError(f"{where}the layout engine (RAQM/FreeType) failed on the text span {span!r} with font "
                        f"file {Path(path).name!r}: {type(exc).__name__}: {exc}. The span holds "
-                       f"{describe_chars(sorted(set(span))[:6])}; remove unusual characters from it, or "
-                       "report it with this text.")
+                       f"{describe_chars(unusual)}; remove unusual characters from it, or report it with "
+                       "this text.")
 
 
 @lru_cache(maxsize=65536)
