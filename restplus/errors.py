@@ -30,6 +30,16 @@ class DesignError(RestplusError, ValueError):
     """A design cannot be built or analysed (empty grid, unbalanced where balance is needed)."""
 
 
+class GridTooLargeError(DesignError):
+    """A grid would have more cells than ``restplus.grammar.grid.MAX_CELLS``. The cells are counted
+    arithmetically, never enumerated; ``n_cells`` and ``factors`` say what was counted (``restplus
+    describe`` prints them)."""
+
+    def __init__(self, message: str, n_cells: int = 0, factors: tuple = ()) -> None:
+        super().__init__(message)
+        self.n_cells, self.factors = n_cells, tuple(factors)
+
+
 class ProblemError(RestplusError, ValueError):
     """A base problem or problem file is invalid (missing field, answer not among choices ...)."""
 

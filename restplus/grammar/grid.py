@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..errors import DesignError, RestplusError, SpecError, check_keys, did_you_mean, unknown_name
+from ..errors import DesignError, GridTooLargeError, RestplusError, SpecError, check_keys, did_you_mean, unknown_name
 from ..hashing import derive_seed, digest
 from ..schema import ROLES, level_label
 from . import factors as _factors
@@ -245,10 +245,11 @@ class Grid:
         n = self.design.count(visual) * sum(m != "text" for m in modalities) + ("text" in modalities)
         if n > MAX_CELLS:
             dims = " x ".join(str(len(f.levels)) for f in visual)
-            raise DesignError(f"grid {self.name!r} would have {n:,} cells ({dims} levels, design "
-                              f"{self.design.to_spec()!r}), above the limit of {MAX_CELLS:,}. Use a design that "
-                              "does not cross everything: {type: sample, n: 500} draws cells at random, "
-                              "{type: union, arms: [...]} crosses only the factors that interact.")
+            raise GridTooLargeError(
+                f"grid {self.name!r} would have {n:,} cells ({dims} levels, design {self.design.to_spec()!r}), "
+                f"above the limit of {MAX_CELLS:,}. Use a design that does not cross everything: {{type: sample, "
+                "n: 500} draws cells at random, {type: union, arms: [...]} crosses only the factors that interact.",
+                n_cells=n, factors=self.factors)
 
     def _check_visible(self) -> None:
         """Refuse a cell whose text colour equals its background: the renderer would refuse it mid-run.

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -195,13 +196,19 @@ def save_spec_dict(d: dict[str, Any], path: str | Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def describe(grid: Grid) -> str:
-    """Human-readable summary: factors, levels, references, cell count, design balance."""
-    lines = [str(grid), f"spec_hash: {grid.spec_hash}", "factors:"]
-    for f in grid.factors:
+def factor_lines(factors: Iterable[Any]) -> list[str]:
+    """'factors:' and one line per factor: name, kind, order flag, levels with the reference starred."""
+    lines = ["factors:"]
+    for f in factors:
         lv = ", ".join(f"*{level_label(v)}*" if v == f.reference else level_label(v) for v in f.levels)
         tag = " (ordered)" if f.ordered else ""
         lines.append(f"  {f.name} [{f.kind}]{tag}: {lv}")
+    return lines
+
+
+def describe(grid: Grid) -> str:
+    """Human-readable summary: factors, levels, references, cell count, design balance."""
+    lines = [str(grid), f"spec_hash: {grid.spec_hash}", *factor_lines(grid.factors)]
     lines.append(f"design: {grid.design.to_spec()}")
     if grid.exclude:
         lines.append(f"exclude: {[dict(e) for e in grid.exclude]}")
