@@ -97,6 +97,8 @@ CASES = [
     ("font-size-zero", "x", {"font_size_pt": 0}, (SpecError, "font_size_pt=0")),
     ("font-size-huge", "x", {"font_size_pt": 1000}, (SpecError, "1000 is outside the valid range [4, 96]")),
     ("fg-unknown", "x", {"fg": "notacolour"}, (SpecError, "fg='notacolour'")),
+    ("fg-typo", "x", {"fg": "reddish"}, (SpecError, "fg='reddish' is not a known colour; use a CSS name ('red'), a "
+                                                    "hex code ('#cc0000') or three ints 0-255. Did you mean: red?")),
     ("fg-channel", "x", {"fg": (300, 0, 0)}, (SpecError, "fg=(300, 0, 0)")),
     ("bg-short", "x", {"bg": [1, 2]}, (SpecError, "bg=[1, 2]")),
     ("fg-equals-bg", "x", {"fg": "white"}, (RenderError, "fg=[255, 255, 255] equals the background")),

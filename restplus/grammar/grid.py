@@ -43,7 +43,10 @@ class RenderDefaults:
     def __post_init__(self) -> None:
         for key, kind in (("font", "font"), ("font_size_pt", "font_size"), ("dpi", "dpi"),
                           ("text_color", "text_color"), ("background", "background")):
-            get_kind(kind).validate(getattr(self, key))
+            try:
+                get_kind(kind).validate(getattr(self, key))
+            except SpecError as exc:  # the kind's message says "level"; name the render key as written
+                raise type(exc)(f"render.{key}={getattr(self, key)!r}: {exc}") from None
         if self.backend not in ("pillow", "cairosvg"):
             raise SpecError(f"render.backend={self.backend!r} must be 'pillow' or 'cairosvg'."
                             f"{did_you_mean(self.backend, ('pillow', 'cairosvg'))}")

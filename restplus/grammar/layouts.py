@@ -71,6 +71,8 @@ class Layout:
         check_keys(where, d, [f.name for f in fields(cls)])
         try:
             return cls(**d)
+        except SpecError as exc:  # name the preset: a spec may declare several layouts
+            raise SpecError(f"{where}: {exc}" if where != "layout" else str(exc)) from None
         except TypeError as exc:  # wrong value types surface as TypeError from comparisons
             raise SpecError(f"{where}: bad value ({exc}).") from None
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -62,6 +63,14 @@ class _SpecLoader(yaml.SafeLoader):
                                 "last one would silently win. Keep one.")
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 (PyYAML) reads 1e9, 1.0e9 and 5e-3 as *strings*: a blur of 1e-3 would fail as "expected a
+# number" although it is one. Also accept the YAML 1.2 / JSON exponent forms as floats.
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -148,7 +157,7 @@ def load_spec_dict(path: str | Path, _stack: tuple[Path, ...] = (),
     data = _read(path, _stack[-1] if _stack else None, reads)
     check_keys(path.name, data, TOP_KEYS)
     version = data.get("restplus_spec")
-    if isinstance(version, bool):  # YAML `true` is not version 1
+    if isinstance(version, (bool, str)):  # YAML `true` or a quoted '1' is not version 1
         raise SpecError(f"{path.name}: restplus_spec={version!r} must be the integer format version; write "
                         f"'restplus_spec: {SPEC_VERSION}'.")
     if version is None:
