@@ -18,8 +18,9 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     # errors
     **{n: "restplus.errors" for n in (
-        "RestplusError", "SpecError", "UnknownNameError", "DesignError", "ProblemError", "RenderError",
-        "FontError", "GlyphError", "TextOverflowError", "BidiControlError", "ImageTooLargeError", "ModelError",
+        "RestplusError", "SpecError", "UnknownNameError", "DesignError", "GridTooLargeError", "ProblemError",
+        "RenderError", "FontError", "GlyphError", "TextOverflowError", "BidiControlError", "ImageTooLargeError",
+        "ModelError",
         "BudgetExceeded", "CacheMismatchError",
         "AnalysisError", "DuplicateRunError", "ExtractionError", "GenerateError", "VariantIndexError",
         "VariantKeyTypeError", "FolderLockedError", "RunAbortedError", "FileAccessError",

@@ -30,6 +30,16 @@ class DesignError(RestplusError, ValueError):
     """A design cannot be built or analysed (empty grid, unbalanced where balance is needed)."""
 
 
+class GridTooLargeError(DesignError):
+    """A grid would have more cells than ``restplus.grammar.grid.MAX_CELLS``. The cells are counted
+    arithmetically, never enumerated; ``n_cells`` and ``factors`` say what was counted (``restplus
+    describe`` prints them)."""
+
+    def __init__(self, message: str, n_cells: int = 0, factors: tuple = ()) -> None:
+        super().__init__(message)
+        self.n_cells, self.factors = n_cells, tuple(factors)
+
+
 class ProblemError(RestplusError, ValueError):
     """A base problem or problem file is invalid (missing field, answer not among choices ...)."""
 
@@ -180,10 +190,12 @@ def check_keys(where: str, mapping: Iterable[object], allowed: Iterable[str]) ->
                             f"Allowed: {', '.join(sorted(pool))}.")
 
 
-def expect_number(where: str, value: object, *, integer: bool = False, optional: bool = False) -> None:
+def expect_number(where: str, value: object, *, integer: bool = False, optional: bool = False,
+                  example: object = None) -> None:
     """Refuse a spec value that is not a number (bools and numeric strings included), naming it.
 
     Comparisons on a wrong type would otherwise surface as "'<' not supported ..." from deep inside.
+    ``example`` is the valid value the fix suggests (default 1 or 0.5).
     """
     if optional and value is None:
         return
@@ -191,4 +203,5 @@ def expect_number(where: str, value: object, *, integer: bool = False, optional:
     if not ok:
         kind = "an integer" if integer else "a number"
         raise SpecError(f"{where}={value!r} must be {kind} (got {type(value).__name__}); write it without quotes, "
-                        f"e.g. {where.rsplit('.', 1)[-1].split()[-1]}: {1 if integer else 0.5}.")
+                        f"e.g. {where.rsplit('.', 1)[-1].split()[-1]}: "
+                        f"{example if example is not None else 1 if integer else 0.5}.")

@@ -56,5 +56,22 @@ def test_describe_of_a_huge_spec_names_the_count(tmp_path, capsys):
     spec = tmp_path / "huge.yaml"
     spec.write_text("\n".join(lines) + "\n")
     assert main(["describe", str(spec)]) == 2
-    err = capsys.readouterr().err
-    assert "10,000,000 cells" in err and "Traceback" not in err
+    out, err = capsys.readouterr()
+    assert "10,000,000 cells" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # what was counted is printed first: every factor with its levels, and the count
+    assert "cells: 10,000,000 (counted, not enumerated)" in out
+    assert all(f"  {k} [{k}]" in out for k, _ in TEN) and "*black*, red, blue" in out
+
+
+def test_a_grid_of_billions_of_cells_is_counted_not_built():
+    import time
+
+    more = [rp.factor("layout_seed", list(range(10))), rp.font(["DejaVu Sans", "Kalam", "Comic Neue", "Liberation Mono",
+                                                      "Liberation Sans", "Liberation Serif"]),
+            rp.factor("board_theme", ["classic", "green", "gray"])]
+    t = time.perf_counter()
+    with pytest.raises(rp.GridTooLargeError) as err:
+        rp.Grid(*factors(), *more, rp.background(["white", "ivory"]), rp.modality(["text", "image"]))
+    assert time.perf_counter() - t < 5
+    assert err.value.n_cells == 10**8 * 6 * 3 * 2 + 1 and "3,600,000,001 cells" in str(err.value)
+    assert [f.name for f in err.value.factors][-1] == "modality"

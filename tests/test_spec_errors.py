@@ -15,7 +15,7 @@ CASES = [
     # (id, spec text, error class, message fragment)
     ("missing-version", OK_FACTORS, rp.SpecError, "restplus_spec"),
     ("wrong-version", "restplus_spec: 2\n" + OK_FACTORS, rp.SpecError, "restplus_spec=2"),
-    ("version-string", "restplus_spec: 'one'\n" + OK_FACTORS, rp.SpecError, "not supported"),
+    ("version-string", "restplus_spec: 'one'\n" + OK_FACTORS, rp.SpecError, "must be the integer format version"),
     ("unknown-top-key", "restplus_spec: 1\nfactorz: {}\n" + OK_FACTORS, rp.SpecError, "Did you mean: factors"),
     ("typo-design", "restplus_spec: 1\ndesgin: full\n" + OK_FACTORS, rp.SpecError, "design"),
     ("no-factors", "restplus_spec: 1\nname: x\n", rp.SpecError, "'factors'"),

@@ -115,3 +115,34 @@ def test_valid_specs_load_with_the_product_of_their_level_counts(doc):
     assert [f.name for f in g.factors] == list(doc["factors"])
     for name, f in doc["factors"].items():
         assert g.reference[name] == f.get("reference", f["levels"][0])
+
+
+# Lines of YAML syntax a spec loader must survive: anchors and aliases (also merge keys), tags,
+# timestamps and sets, several documents, duplicate keys, includes of odd targets, flow nesting.
+YAML_LINES = st.sampled_from([
+    "restplus_spec: 1", "restplus_spec: 1.0", "restplus_spec: !!str 1", "factors:", "factors: {}",
+    "  dpi: {levels: [50, 100], reference: 50}", "  dpi: &d {levels: [50]}", "  font_size: *d",
+    "  modality: {levels: [text, image]}", "  <<: *d", "base: &b {dpi: 100}", "render: {<<: *b}",
+    "render:", "  dpi: 100", "  dpi: 200", "  fallback_fonts: DejaVu Sans", "  font: Arial",
+    "description: !!binary aGVsbG8=", "description: !!set {a, b}", "name: 2024-01-01", "name: !!timestamp 2001-12-14",
+    "name: ~", "---", "...", "include: other.yaml", "include: sub", "include: spec.yaml", "include: /dev/null",
+    "include: [other.yaml, other.yaml]", "design: {type: sample, fraction: '0.5'}", "design: {type: sample, n: 2}",
+    "layouts: {w: {page_width_in: wide}}", "exclude: [{dpi: 50}]", "x: [[[[[[[[[[]]]]]]]]]]", "\t- tab", "? complex",
+    ": value", "key: 'unterminated", "%YAML 1.1", "!!python/name:os.system", "a: *undefined",
+])
+
+
+@FUZZ
+@given(st.lists(YAML_LINES, min_size=1, max_size=12))
+def test_yaml_syntax_mixes_load_or_raise_a_restplus_error(lines):
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "sub").mkdir()
+        (Path(d) / "other.yaml").write_text("restplus_spec: 1\nrender: {dpi: 50}\n")
+        p = Path(d) / "spec.yaml"
+        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        try:
+            g = load_grid(p)
+        except RestplusError as exc:
+            assert str(exc).strip() and "\n" not in str(exc).strip(), str(exc)
+            return
+        assert isinstance(g, Grid) and g.n_cells >= 1

@@ -162,7 +162,7 @@ def test_constant_outcome_is_an_error_naming_the_reason(base):
 
 
 def test_aliased_factors_are_detected(base):
-    t = base.with_columns(pl.col("dpi").replace({"200": "a", "100": "b", "50": "c"}).alias("size"))
+    t = base.with_columns(pl.col("dpi").cast(pl.String).replace({"200": "a", "100": "b", "50": "c"}).alias("size"))
     with pytest.warns(AnalysisWarning, match="aliased"):
         e = effects(t, ["dpi", "size"], reference={"dpi": "200", "size": "a"})
     assert set(e.frame.get_column("term")) == {"dpi"}

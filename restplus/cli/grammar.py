@@ -32,9 +32,15 @@ def _describe_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_describe(args: argparse.Namespace) -> int:
-    from ..grammar.spec import describe, load_grid
+    from ..errors import GridTooLargeError
+    from ..grammar.spec import describe, factor_lines, load_grid
 
-    g = load_grid(args.spec)
+    try:
+        g = load_grid(args.spec)
+    except GridTooLargeError as exc:  # what was counted, then the one-line refusal
+        print("\n".join(factor_lines(exc.factors)))
+        print(f"cells: {exc.n_cells:,} (counted, not enumerated)")
+        raise
     print(describe(g))
     if args.cells:
         for c in g.cells():

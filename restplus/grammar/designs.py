@@ -136,7 +136,7 @@ class Sample:
     of: Any = Full()
 
     def __post_init__(self) -> None:
-        expect_number("design sample n", self.n, integer=True, optional=True)
+        expect_number("design sample n", self.n, integer=True, optional=True, example=20)
         expect_number("design sample fraction", self.fraction, optional=True)
         expect_number("design sample seed", self.seed, integer=True)
         if (self.n is None) == (self.fraction is None):

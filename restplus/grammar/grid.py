@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..errors import DesignError, RestplusError, SpecError, check_keys, did_you_mean, unknown_name
+from ..errors import DesignError, GridTooLargeError, RestplusError, SpecError, check_keys, did_you_mean, unknown_name
 from ..hashing import derive_seed, digest
 from ..schema import ROLES, level_label
 from . import factors as _factors
@@ -43,7 +43,10 @@ class RenderDefaults:
     def __post_init__(self) -> None:
         for key, kind in (("font", "font"), ("font_size_pt", "font_size"), ("dpi", "dpi"),
                           ("text_color", "text_color"), ("background", "background")):
-            get_kind(kind).validate(getattr(self, key))
+            try:
+                get_kind(kind).validate(getattr(self, key))
+            except SpecError as exc:  # the kind's message says "level"; name the render key as written
+                raise type(exc)(f"render.{key}={getattr(self, key)!r}: {exc}") from None
         if self.backend not in ("pillow", "cairosvg"):
             raise SpecError(f"render.backend={self.backend!r} must be 'pillow' or 'cairosvg'."
                             f"{did_you_mean(self.backend, ('pillow', 'cairosvg'))}")
@@ -222,6 +225,7 @@ class Grid:
         if not self._cells:
             raise DesignError(f"grid {self.name!r} has no cells left after exclusions {list(map(dict, self.exclude))}; "
                               "remove an exclusion or add levels.")
+        self._check_visible()
 
     # ---------------------------------------------------------------- construction helpers
     def _check_exclusion(self, e: Any) -> tuple[tuple[str, Scalar], ...]:
@@ -244,10 +248,31 @@ class Grid:
         n = self.design.count(visual) * sum(m != "text" for m in modalities) + ("text" in modalities)
         if n > MAX_CELLS:
             dims = " x ".join(str(len(f.levels)) for f in visual)
-            raise DesignError(f"grid {self.name!r} would have {n:,} cells ({dims} levels, design "
-                              f"{self.design.to_spec()!r}), above the limit of {MAX_CELLS:,}. Use a design that "
-                              "does not cross everything: {type: sample, n: 500} draws cells at random, "
-                              "{type: union, arms: [...]} crosses only the factors that interact.")
+            raise GridTooLargeError(
+                f"grid {self.name!r} would have {n:,} cells ({dims} levels, design {self.design.to_spec()!r}), "
+                f"above the limit of {MAX_CELLS:,}. Use a design that does not cross everything: {{type: sample, "
+                "n: 500} draws cells at random, {type: union, arms: [...]} crosses only the factors that interact.",
+                n_cells=n, factors=self.factors)
+
+    def _check_visible(self) -> None:
+        """Refuse a cell whose text colour equals its background: the renderer would refuse it mid-run.
+
+        Cheap for most grids: the cells are checked only when some text colour equals some background.
+        """
+        by_kind = {f.kind: f for f in self.visual_factors}
+        base = self.render.params("image")
+        fgs = {base.fg, *(tuple(rgb(str(v))) for v in getattr(by_kind.get("text_color"), "levels", ()))}
+        bgs = {base.bg, *(tuple(rgb(str(v))) for v in getattr(by_kind.get("background"), "levels", ()))}
+        if not fgs & bgs:
+            return
+        names = {by_kind[k].name for k in ("text_color", "background") if k in by_kind}
+        for c in self._cells:
+            p = self.render_params(c)
+            if c.modality != "text" and p.fg == p.bg:
+                bad = {k: v for k, v in c.assignment if k in names}
+                fix = f"exclude it (exclude: [{bad}])" if bad else "set render.text_color and render.background apart"
+                raise SpecError(f"grid {self.name!r}: cell ({c.short()}) draws text in its background colour "
+                                f"{list(p.fg)}, so the text would be invisible; {fix}, or change the colours.")
 
     def _build_cells(self) -> tuple[Cell, ...]:
         visual = [f for f in self.factors if f.visual]

@@ -42,8 +42,9 @@ class Layout:
 
     def __post_init__(self) -> None:
         for name in ("page_width_in", "margin_in", "line_spacing", "column_gap_in", "max_height_in"):
-            expect_number(f"layout {name}", getattr(self, name), optional=name == "max_height_in")
-        expect_number("layout columns", self.columns, integer=True)
+            expect_number(f"layout {name}", getattr(self, name), optional=name == "max_height_in",
+                          example=_DEFAULTS[name])
+        expect_number("layout columns", self.columns, integer=True, example=2)
         if not (1.0 <= self.page_width_in <= 40.0):
             raise SpecError(f"layout page_width_in={self.page_width_in!r} is outside [1, 40] inches.")
         if not (0.0 <= self.margin_in < self.page_width_in / 2):
@@ -70,9 +71,13 @@ class Layout:
         check_keys(where, d, [f.name for f in fields(cls)])
         try:
             return cls(**d)
+        except SpecError as exc:  # name the preset: a spec may declare several layouts
+            raise SpecError(f"{where}: {exc}" if where != "layout" else str(exc)) from None
         except TypeError as exc:  # wrong value types surface as TypeError from comparisons
             raise SpecError(f"{where}: bad value ({exc}).") from None
 
+
+_DEFAULTS = {f.name: f.default for f in fields(Layout)}  # valid examples for the fix in a type error
 
 _BUILTIN_PRESETS: dict[str, Layout] = {
     "plain": Layout(),

@@ -36,8 +36,11 @@ def _colour(name: str, value: Any) -> RGB:
         try:
             return tuple(rgb(value))  # type: ignore[return-value]
         except ValueError:
+            from PIL import ImageColor  # the names the spec's colour kinds accept, for the same did-you-mean
+
             raise _fail(name, value, "is not a known colour",
-                        "use a CSS name ('red'), a hex code ('#cc0000') or three ints 0-255.") from None
+                        "use a CSS name ('red'), a hex code ('#cc0000') or three ints 0-255."
+                        + did_you_mean(value, ImageColor.colormap)) from None
     try:
         parts = tuple(value)
     except TypeError:

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,14 @@ class _SpecLoader(yaml.SafeLoader):
                                 "last one would silently win. Keep one.")
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 (PyYAML) reads 1e9, 1.0e9 and 5e-3 as *strings*: a blur of 1e-3 would fail as "expected a
+# number" although it is one. Also accept the YAML 1.2 / JSON exponent forms as floats.
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -147,7 +157,7 @@ def load_spec_dict(path: str | Path, _stack: tuple[Path, ...] = (),
     data = _read(path, _stack[-1] if _stack else None, reads)
     check_keys(path.name, data, TOP_KEYS)
     version = data.get("restplus_spec")
-    if isinstance(version, bool):  # YAML `true` is not version 1
+    if isinstance(version, (bool, str)):  # YAML `true` or a quoted '1' is not version 1
         raise SpecError(f"{path.name}: restplus_spec={version!r} must be the integer format version; write "
                         f"'restplus_spec: {SPEC_VERSION}'.")
     if version is None:
@@ -195,13 +205,19 @@ def save_spec_dict(d: dict[str, Any], path: str | Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def describe(grid: Grid) -> str:
-    """Human-readable summary: factors, levels, references, cell count, design balance."""
-    lines = [str(grid), f"spec_hash: {grid.spec_hash}", "factors:"]
-    for f in grid.factors:
+def factor_lines(factors: Iterable[Any]) -> list[str]:
+    """'factors:' and one line per factor: name, kind, order flag, levels with the reference starred."""
+    lines = ["factors:"]
+    for f in factors:
         lv = ", ".join(f"*{level_label(v)}*" if v == f.reference else level_label(v) for v in f.levels)
         tag = " (ordered)" if f.ordered else ""
         lines.append(f"  {f.name} [{f.kind}]{tag}: {lv}")
+    return lines
+
+
+def describe(grid: Grid) -> str:
+    """Human-readable summary: factors, levels, references, cell count, design balance."""
+    lines = [str(grid), f"spec_hash: {grid.spec_hash}", *factor_lines(grid.factors)]
     lines.append(f"design: {grid.design.to_spec()}")
     if grid.exclude:
         lines.append(f"exclude: {[dict(e) for e in grid.exclude]}")

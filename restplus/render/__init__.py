@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import UnknownNameError, unknown_name
 from ..grammar.grid import Grid
 from ..grammar.params import BASE, RenderParams
-from .degrade import Degradation, apply_degradations, degradation_names, register_degradation
+from .degrade import DEGRADATIONS, Degradation, apply_degradations, degradation_names, register_degradation
 from .fonts import FontInfo, FontManifest, default_manifest, missing_glyphs, resolve_font
 from .functional import MAX_PIXELS, contrast_ratio
 from .image import RenderedImage
@@ -34,8 +35,34 @@ def render_text(text: str, params: RenderParams | Mapping[str, Any] | None = Non
     ``render_text("x + 1 = 3", dpi=50, font="Kalam")``; ``fg``/``bg`` may be CSS names or hex codes.
     ``max_pixels`` raises (or lowers) the per-image pixel limit, :data:`MAX_PIXELS` by default.
     """
+    _check_override_keys(overrides)
     p = RenderParams.coerce(params or BASE).replace(**overrides)
     return render_image(text, p, seed, roles=("question",), max_pixels=max_pixels)
+
+
+# Built-in factor kinds named differently from the render param they set: render_text(blur=2) would
+# otherwise land unused in ``extra`` (tests/test_render_edge_cases.py checks this against resolve()).
+KIND_PARAMS = {"text_color": "fg", "background": "bg", "font_size": "font_size_pt", "blur": "blur_sigma",
+               "jpeg": "jpeg_quality", "noise": "noise_sigma", "rotation": "rotation_deg"}
+
+
+def _check_override_keys(overrides: Mapping[str, Any]) -> None:
+    """Refuse a keyword no renderer step reads: ``dip=100`` would otherwise sit unused in ``extra``.
+
+    Known keys: the RenderParams fields, the params registered degradations read, and the names of
+    other registered factor kinds (custom kinds' keys; other resolved keys can still come in ``params``).
+    """
+    from ..grammar.factors import kind_names
+    from ..grammar.params import FIELD_NAMES
+
+    known = {*FIELD_NAMES, *(d.param for d in DEGRADATIONS.values()), *kind_names()} - set(KIND_PARAMS)
+    for key, value in overrides.items():
+        if key in KIND_PARAMS:
+            raise UnknownNameError(f"render_text keyword {key!r} is the name of a factor kind, not of a render "
+                                   f"param; the param it sets is {KIND_PARAMS[key]!r}: write "
+                                   f"{KIND_PARAMS[key]}={value!r}.")
+        if key not in known:
+            raise unknown_name("render_text keyword", key, known)
 
 
 def grid_fonts(grid: Grid, manifest: FontManifest | None = None) -> dict[str, str]:

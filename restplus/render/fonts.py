@@ -174,7 +174,8 @@ def describe_chars(chars: list[str]) -> str:
 
 
 def check_drawable(text: str, where: str = "") -> None:
-    """Reject characters no font can draw faithfully: controls, surrogates, unassigned, private use.
+    """Reject a non-str text and characters no font can draw faithfully: controls, surrogates,
+    unassigned, private use.
 
     Tabs, carriage returns and U+2028/U+2029 are allowed: layout turns them into spaces and
     newlines. Explicit bidi controls (RLO, LRI, ...) raise BidiControlError.
@@ -182,6 +183,11 @@ def check_drawable(text: str, where: str = "") -> None:
     from ..errors import RenderError
     from .bidi import check_bidi_controls
 
+    if not isinstance(text, str):  # bytes would iterate as ints, None not at all: say so here
+        fix = ("decode it first, e.g. data.decode('utf-8')" if isinstance(text, (bytes, bytearray))
+               else "pass the text as a string, e.g. str(value)")
+        raise RenderError(f"{where}the text to render must be a str, got {type(text).__name__} "
+                          f"{repr(text)[:60]}; {fix}.")
     check_bidi_controls(text, where)
 
     bad = sorted(c for c in set(text)
@@ -237,10 +243,30 @@ def pil_font(path: str, px: float):  # -> ImageFont.FreeTypeFont
     return font
 
 
+def shaping_error(exc: Exception, text: str, path: str, where: str = ""):  # -> RenderError
+    """A RAQM/FreeType failure as a RenderError naming the text span and the font file.
+
+    Pillow reports shaping failures as bare ``RuntimeError: raqm_layout() failed.`` (or an OSError
+    from FreeType) that name neither the text nor the font; ``where`` adds the problem and cell.
+    """
+    from ..errors import RenderError
+
+    span = text if len(text) <= 60 else text[:57] + "..."
+    unusual = sorted(set(text), key=lambda c: (c.isascii() and c.isprintable(), c))[:6]  # non-ASCII first
+    return RenderError(f"{where}the layout engine (RAQM/FreeType) failed on the text span {span!r} with font "
+                       f"file {Path(path).name!r}: {type(exc).__name__}: {exc}. The span holds "
+                       f"{describe_chars(unusual)}; remove unusual characters from it, or report it with "
+                       "this text.")
+
+
 @lru_cache(maxsize=65536)
 def advance_em(path: str, text: str, direction: str | None = None) -> float:
     """Advance width of ``text`` in em (shaped with RAQM at the reference size, in ``direction``)."""
-    return pil_font(path, REF_PX).getlength(text, direction=direction) / REF_PX
+    font = pil_font(path, REF_PX)
+    try:
+        return font.getlength(text, direction=direction) / REF_PX
+    except (RuntimeError, OSError, ValueError) as exc:  # raqm_layout() failed, FreeType errors
+        raise shaping_error(exc, text, path) from None
 
 
 @dataclass(frozen=True, slots=True)

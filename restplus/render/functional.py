@@ -14,10 +14,10 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
-from ..errors import ImageTooLargeError, TextOverflowError
+from ..errors import ImageTooLargeError, RenderError, TextOverflowError
 from ..grammar.layouts import Layout
 from .bidi import paragraph_rtl, visual_order
-from .fonts import FontInfo, advance_em, pil_font, vmetrics
+from .fonts import FontInfo, advance_em, pil_font, shaping_error, vmetrics
 
 _TOKEN = re.compile(r"( *)([^ ]+)")
 
@@ -139,8 +139,8 @@ def layout_page(text: str, primary: FontInfo, size_pt: float, layout: Layout,
     """
     try:
         return _layout_cached(text, primary, float(size_pt), layout, tuple(sorted((plan or {}).items())))
-    except TextOverflowError as exc:  # the cache key has no problem/cell; name them here
-        raise TextOverflowError(where + str(exc)) from None
+    except RenderError as exc:  # overflow or a shaping failure; the cache key has no problem/cell: name them here
+        raise type(exc)(where + str(exc)) from None
 
 
 @lru_cache(maxsize=2048)
@@ -331,7 +331,10 @@ def draw_page(page: PageLayout, dpi: int, fg: tuple[int, int, int], bg: tuple[in
     px = page.size_pt * scale
     for r in page.runs:
         font = pil_font(r.font_path, px)
-        mask, (ox, oy) = font.getmask2(r.text, "L", anchor="ls", direction=r.direction)
+        try:
+            mask, (ox, oy) = font.getmask2(r.text, "L", anchor="ls", direction=r.direction)
+        except (RuntimeError, OSError, ValueError) as exc:  # raqm_layout() failed, FreeType errors
+            raise shaping_error(exc, r.text, r.font_path, where) from None
         x, y = round(r.x_pt * scale) + ox, round(r.baseline_pt * scale) + oy
         mw, mh = mask.size
         if mw and mh and (x < 0 or y < 0 or x + mw > w or y + mh > h):

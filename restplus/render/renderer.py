@@ -14,6 +14,7 @@ from typing import Any
 
 from PIL import Image
 
+from ..errors import RenderError
 from ..grammar.layouts import Layout, get_layout
 from ..grammar.params import RenderParams
 from ..hashing import sha256_bytes
@@ -88,6 +89,9 @@ def render_image(text: str, params: RenderParams | Mapping[str, Any], seed: int,
     dpi = int(params.dpi)
     size_pt = float(params.font_size_pt)
     fg, bg = params.fg, params.bg
+    if fg == bg:  # a blank page is no render of the text (a grid refuses such a cell at validation)
+        raise RenderError(f"{where}text colour fg={list(fg)} equals the background bg={list(bg)}: the text would be "
+                          "invisible. Choose different colours.")
     font = resolve_font(params.font, manifest)
     fallbacks = tuple(resolve_font(n, manifest) for n in params.fallback_fonts)
     check_drawable(text, where)

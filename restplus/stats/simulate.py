@@ -36,7 +36,8 @@ def simulate_table(n_problems: int, effects: Mapping[str, Mapping[str, float]], 
     ``vision_tokens`` per image/mixed row (proportional to the square of a ``dpi`` level if present).
 
     Columns: ``model`` (if given), ``problem_id``, ``prompt_type`` ("solve"), ``modality``, one column
-    per factor (null on text rows), ``answer``, ``gold``, ``correct``, ``gate_passed`` (null on text),
+    per factor (a polars ``Enum`` of the level labels in the order of ``effects``, like a run's results
+    table; null on text rows), ``answer``, ``gold``, ``correct``, ``gate_passed`` (null on text),
     and with ``tokens`` ``text_tokens``, ``vision_tokens``.
     """
     if n_problems < 1:
@@ -45,6 +46,11 @@ def simulate_table(n_problems: int, effects: Mapping[str, Mapping[str, float]], 
     factors = list(effects)
     levels = {f: list(effects[f]) for f in factors}
     labels = {f: [level_label(lv) for lv in levels[f]] for f in factors}
+    dup = next((f for f in factors if len(set(labels[f])) < len(labels[f])), None)
+    if dup is not None:  # 12 and 12.0 are one level label: the Enum (and a real grid) refuse them
+        raise AnalysisError(f"effects[{dup!r}] names one level twice ({list(effects[dup])} have labels "
+                            f"{labels[dup]}); give each level once.")
+    enums = {f: pl.Enum(labels[f]) for f in factors}
     mod_eff = {"text": 0.3, "image": -0.3, "mixed": 0.0, **(modality_effects or {})}
     slope_sd = dict(slope_sd or {})
     cells = list(itertools.product(*[range(len(levels[f])) for f in factors])) if factors else [()]
@@ -70,10 +76,12 @@ def simulate_table(n_problems: int, effects: Mapping[str, Mapping[str, float]], 
             eta = eta + beta[code] + slopes[f][p_idx, code]
             cols[f] = code
         frame = _rows(rng, pid[p_idx], m, eta, unparsed, n_wrong_answers)
-        # factor columns hold level labels (level_label), built from lists: polars infers a dtype
-        # from a numpy object array's first elements, which failed for int levels
+        # factor columns hold level labels (level_label) as an Enum in the order of ``effects``, as a
+        # real run's results table does (runner.rows.to_frames): analyses then see the same levels,
+        # order and default reference. Built from lists: polars infers a dtype from a numpy object
+        # array's first elements, which failed for int levels.
         frame = frame.with_columns([pl.Series(f, np.array(labels[f], dtype=object)[cols[f]].tolist(),
-                                              dtype=pl.Utf8) for f in factors])
+                                              dtype=enums[f]) for f in factors])
         frame = frame.with_columns(pl.Series("gate_passed", rng.random(p_idx.size) >= gate_fail))
         if tokens:
             scale = np.ones(p_idx.size)
@@ -86,7 +94,7 @@ def simulate_table(n_problems: int, effects: Mapping[str, Mapping[str, float]], 
     if "text" in modalities:
         eta = intercept + u + mod_eff["text"]
         frame = _rows(rng, pid, "text", eta, unparsed, n_wrong_answers)
-        frame = frame.with_columns([pl.lit(None, dtype=pl.Utf8).alias(f) for f in factors])
+        frame = frame.with_columns([pl.lit(None, dtype=enums[f]).alias(f) for f in factors])
         frame = frame.with_columns(pl.lit(None, dtype=pl.Boolean).alias("gate_passed"))
         if tokens:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("vision_tokens"),
