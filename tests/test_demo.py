@@ -31,9 +31,20 @@ def test_quick_demo_through_cli(tmp_path):
     assert rest["accuracy_by_modality"]["text"] == 1.0
     d50 = next(r for r in rest["dpi_effects"] if str(r["level"]) == "50")
     assert d50["delta"] < -0.3 and d50["delta_ci_high"] < 0
+    # The nano-vs-reader study runs when trained weights are committed, and says it was skipped otherwise.
+    from restplus.cli.demo_nano import nano_available
+
+    if nano_available():
+        assert set(figures["nano"]["models"]) == {"restplus-nano", "reader:tesseract"}
+        assert "## The embedded MLLM: `restplus-nano` beside the reader" in summary
+    else:
+        assert "models/restplus-nano" in figures["nano"]["skipped"]
+        assert "Skipped: no trained weights are committed" in summary
     # A second run reuses every rendered variant and every cached response: zero model calls.
     again = subprocess.run([sys.executable, "-m", "restplus", "demo", "--quick", "--no-progress", "--out",
                             str(out), "--runs", str(runs)], capture_output=True, text=True, env=env, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     figures2 = json.loads((out / "key_figures.json").read_text())
     assert all(g["calls"] == 0 for g in figures2["grids"].values())
+    if "models" in figures2["nano"]:
+        assert set(figures2["nano"]["calls"].values()) == {0}

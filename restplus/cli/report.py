@@ -159,7 +159,7 @@ COMMANDS = (
     Command("report", "write tables (CSV/Markdown/LaTeX), plots and summary.md for evaluated runs",
             "restplus report runs/rest_plus/reader --out reports/rest_plus",
             _report_args, run_report),
-    Command("demo", "run the offline REST+ study (reader baseline) and write reports/demo/",
+    Command("demo", "run the offline REST+ study (reader baseline and the nano MLLM) and write reports/demo/",
             "restplus demo --out reports/demo",
             _demo_args, run_demo),
 )
