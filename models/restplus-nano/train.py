@@ -42,15 +42,9 @@ TASKS = (("ocr", "image", 0.25), ("ocr", "mixed", 0.10), ("solve", "text", 0.25)
          ("solve", "image", 0.25), ("solve", "mixed", 0.15))
 MAX_PIXELS = 28 * 28 * 128  # vision-token budget: a 6-inch 200 DPI line is scaled by ~0.7 (128 tokens)
 MIN_PIXELS = 28 * 28 * 4
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-            "<|image_pad|>", "<|video_pad|>"]
-CHAT_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for c in message['content'] %}"
-    "{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
-    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+from restplus.testing.tiny import QWEN_SPECIALS as SPECIALS  # noqa: E402  (after HF_HUB_OFFLINE is set)
+from restplus.testing.tiny import QWEN_TEMPLATE as CHAT_TEMPLATE  # noqa: E402
+
 MODEL = dict(hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
              vision_embed=64, vision_depth=4, vision_heads=2)
 

@@ -33,6 +33,9 @@ _QWEN_TEMPLATE = (
     "{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
     "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# Public: the nano model's trainer (models/restplus-nano/train.py) builds its checkpoint with the same
+# Qwen-style specials and chat template.
+QWEN_SPECIALS, QWEN_TEMPLATE = _QWEN_SPECIALS, _QWEN_TEMPLATE
 _LLAVA_TEMPLATE = (
     "{% for message in messages %}{{ message['role'] | upper }}: "
     "{% if message['content'] is string %}{{ message['content'] }}"
