@@ -66,6 +66,7 @@ from restplus.atomic import write_text  # noqa: E402
 from restplus.grammar.spec import load_grid  # noqa: E402
 from restplus.schema import level_label  # noqa: E402
 from restplus.stats import AnalysisWarning, consistency, effects, simulate_table  # noqa: E402
+from restplus.stats.simulate import restrict_to_grid  # noqa: E402
 
 CELL_EFFECTS = {"dpi": {"200": 0.0, "100": -0.8, "50": -2.7}, "text_color": {"black": 0.0, "red": -0.4,
                                                                               "yellow": -1.2}}
@@ -309,16 +310,14 @@ def large_g(reps: int, workers: int) -> dict[str, object]:
 def scopes() -> dict[str, object]:
     grid = load_grid(ROOT / "perturbations" / "rest_plus.yaml")
     visual = ["font", "dpi", "text_color"]
-    conds = {tuple(level_label(dict(c.assignment)[f]) for f in visual)
-             for c in grid.cells() if dict(c.assignment).get("font") is not None}
     eff = {"font": {"DejaVu Sans": 0.0, "Liberation Mono": -0.2, "Kalam": -0.6},
            "dpi": {"50": -1.5, "100": -0.3, "200": 0.0},
            "text_color": {"black": 0.0, "red": 0.2, "green": 0.2, "blue": 0.2, "yellow": 0.4}}
-    full = simulate_table(24, eff, seed=5)
-    t = full.filter(pl.Series([r in conds or r[0] is None for r in full.select(visual).iter_rows()]))
+    t = restrict_to_grid(simulate_table(24, eff, seed=5), grid)
     scoped = consistency(t, visual, scopes=["factor"], gated="ungated", n_boot=200, seed=1)
     out: dict[str, object] = {"grid": "perturbations/rest_plus.yaml", "problems": 24,
-                              "cells_in_grid": len(conds), "factors": {}}
+                              "cells_in_grid": len({tuple(level_label(c[f]) for f in visual)
+                                                    for c in grid.cells() if c.modality != "text"}), "factors": {}}
     image = t.filter(pl.col("modality") == "image")
     # unscoped pooling (per-level rows before scoping): every cell with the level, from the cell rows
     cellm = consistency(t, visual, scopes=["cell"], gated="ungated", n_boot=0).filter(pl.col("metric") == "rer")

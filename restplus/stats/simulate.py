@@ -114,3 +114,18 @@ def _rows(rng: np.random.Generator, pid: np.ndarray, modality: str, eta: np.ndar
     answer[(~correct) & (rng.random(eta.size) < unparsed)] = None
     return pl.DataFrame({"problem_id": pid, "prompt_type": "solve", "modality": modality,
                          "answer": pl.Series(answer.tolist(), dtype=pl.Utf8), "gold": "gold", "correct": correct})
+
+
+def restrict_to_grid(table: pl.DataFrame, grid) -> pl.DataFrame:
+    """The rows of a simulated (fully crossed) table whose visual levels form a cell of ``grid``.
+
+    ``simulate_table`` crosses every level; a union design such as REST+ has only some of those
+    combinations. Text rows (null visual levels) are kept. Levels are compared by their labels.
+    """
+    visual = [f.name for f in grid.visual_factors]
+    missing = [f for f in visual if f not in table.columns]
+    if missing:
+        raise AnalysisError(f"the table has no column(s) {missing} for the grid's visual factors {visual}.")
+    cells = {tuple(level_label(c[f]) for f in visual) for c in grid.cells() if c.modality != "text"}
+    rows = table.select(visual).iter_rows()
+    return table.filter(pl.Series([r in cells or all(v is None for v in r) for r in rows]))
