@@ -18,6 +18,7 @@ from .designs import Full, design_from_spec
 from .factors import MODALITIES, Factor, Scalar, factor, get_kind, rgb
 from .layouts import Layout, get_layout
 from .params import BASE, RenderParams
+from .visibility import check_visible
 
 SPEC_VERSION = 1
 MAX_CELLS = 1_000_000  # cells are materialised (ids, balance); a study with more is a design mistake
@@ -225,7 +226,7 @@ class Grid:
         if not self._cells:
             raise DesignError(f"grid {self.name!r} has no cells left after exclusions {list(map(dict, self.exclude))}; "
                               "remove an exclusion or add levels.")
-        self._check_visible()
+        check_visible(self)  # after the cells exist: invisible text is refused before any render
 
     # ---------------------------------------------------------------- construction helpers
     def _check_exclusion(self, e: Any) -> tuple[tuple[str, Scalar], ...]:
@@ -253,26 +254,6 @@ class Grid:
                 f"above the limit of {MAX_CELLS:,}. Use a design that does not cross everything: {{type: sample, "
                 "n: 500} draws cells at random, {type: union, arms: [...]} crosses only the factors that interact.",
                 n_cells=n, factors=self.factors)
-
-    def _check_visible(self) -> None:
-        """Refuse a cell whose text colour equals its background: the renderer would refuse it mid-run.
-
-        Cheap for most grids: the cells are checked only when some text colour equals some background.
-        """
-        by_kind = {f.kind: f for f in self.visual_factors}
-        base = self.render.params("image")
-        fgs = {base.fg, *(tuple(rgb(str(v))) for v in getattr(by_kind.get("text_color"), "levels", ()))}
-        bgs = {base.bg, *(tuple(rgb(str(v))) for v in getattr(by_kind.get("background"), "levels", ()))}
-        if not fgs & bgs:
-            return
-        names = {by_kind[k].name for k in ("text_color", "background") if k in by_kind}
-        for c in self._cells:
-            p = self.render_params(c)
-            if c.modality != "text" and p.fg == p.bg:
-                bad = {k: v for k, v in c.assignment if k in names}
-                fix = f"exclude it (exclude: [{bad}])" if bad else "set render.text_color and render.background apart"
-                raise SpecError(f"grid {self.name!r}: cell ({c.short()}) draws text in its background colour "
-                                f"{list(p.fg)}, so the text would be invisible; {fix}, or change the colours.")
 
     def _build_cells(self) -> tuple[Cell, ...]:
         visual = [f for f in self.factors if f.visual]
