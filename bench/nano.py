@@ -62,9 +62,9 @@ def measure(model_path: str | Path, n: int, seed: int = 1, workers: int = 2) -> 
         run = rp.evaluate(folder, model, out=Path(tmp) / "nano", progress=False)
         seconds = time.perf_counter() - t0
         table = run.table
+        refs = {r["variant_id"]: r["rendered_text"] for r in folder_texts(folder)}  # before the folder goes
     figures: dict[str, dict] = {}
     ocr = table.filter((pl.col("prompt_type") == "ocr") & (pl.col("modality") == "image"))
-    refs = {r["variant_id"]: r["rendered_text"] for r in folder_texts(folder)}
     for dpi in DPIS:
         rows = ocr.filter(pl.col("dpi") == str(dpi))
         exact = [cer(t or "", refs[v]) == 0 for v, t in zip(rows["variant_id"], rows["ocr_text"], strict=True)]

@@ -42,11 +42,12 @@ TASKS = (("ocr", "image", 0.25), ("ocr", "mixed", 0.10), ("solve", "text", 0.25)
          ("solve", "image", 0.25), ("solve", "mixed", 0.15))
 MAX_PIXELS = 28 * 28 * 128  # vision-token budget: a 6-inch 200 DPI line is scaled by ~0.7 (128 tokens)
 MIN_PIXELS = 28 * 28 * 4
+SLOT_CLASSES = (10, 10, 2, 10, 10)  # tens and ones of a, the operator, tens and ones of b
 from restplus.testing.tiny import QWEN_SPECIALS as SPECIALS  # noqa: E402  (after HF_HUB_OFFLINE is set)
 from restplus.testing.tiny import QWEN_TEMPLATE as CHAT_TEMPLATE  # noqa: E402
 
 MODEL = dict(hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
-             vision_embed=64, vision_depth=4, vision_heads=2)
+             vision_embed=64, vision_depth=4, vision_heads=2, rope_theta=10000.0, mrope=None)
 
 
 def solve_target(problem) -> str:
@@ -103,7 +104,10 @@ def build_processor(tok):
 
     from restplus.models._hf_load import image_only_processor_class
 
-    ip = Qwen2VLImageProcessorPil(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+    # White maps to 0 (not CLIP's +1.9): blank patches embed to zero, so the few patches with ink are
+    # what the tower sees, instead of a small change on top of a large constant background vector.
+    ip = Qwen2VLImageProcessorPil(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS, image_mean=[1.0, 1.0, 1.0],
+                                  image_std=[0.5, 0.5, 0.5])
     return image_only_processor_class(Qwen2VLProcessor)(image_processor=ip, tokenizer=tok, chat_template=CHAT_TEMPLATE)
 
 
@@ -114,13 +118,14 @@ def build_model(tok, seed: int):
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIALS}
     m = MODEL
     head_dim = m["hidden"] // m["heads"]
-    # mrope_section (temporal, height, width) sums to head_dim / 2, in Qwen2-VL's 2:3:3 proportion.
-    mrope = [head_dim // 8, 3 * head_dim // 16, 3 * head_dim // 16]
+    # mrope_section (temporal, height, width) sums to head_dim / 2, by default in Qwen2-VL's 2:3:3 proportion.
+    mrope = m["mrope"] or [head_dim // 8, 3 * head_dim // 16, 3 * head_dim // 16]
     cfg = Qwen2VLConfig(
         text_config=dict(vocab_size=len(tok), hidden_size=m["hidden"], intermediate_size=m["intermediate"],
                          num_hidden_layers=m["layers"], num_attention_heads=m["heads"],
                          num_key_value_heads=m["kv_heads"], max_position_embeddings=4096,
-                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
+                         rope_parameters={"rope_type": "default", "rope_theta": float(m["rope_theta"]),
+                                          "mrope_section": list(mrope)},
                          bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
                          pad_token_id=ids["<|endoftext|>"], tie_word_embeddings=True),
         vision_config=dict(depth=m["vision_depth"], embed_dim=m["vision_embed"], hidden_size=m["hidden"],
@@ -169,12 +174,14 @@ class Samples:
         v = self._rp.realize(problem, self.grid, cell, variant_seed(self.seed, problem.problem_id, cell))
         req = self._build(v, self.prompts, self.decoding)[kind]
         target = v.images[0].rendered_text if kind == "ocr" else solve_target(problem)
-        return messages_for(req), [p.to_pil() for p in req.images], target, f"{kind}-{modality}"
+        return messages_for(req), [p.to_pil() for p in req.images], target, f"{kind}-{modality}", abc
 
     def encode(self, i: int):
         import torch
 
-        msgs, images, target, task = self.item(i)
+        from restplus.problems.sums import OPERATORS
+
+        msgs, images, target, task, (a, op, b) = self.item(i)
         proc = self.processor
         prompt = proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
         kw = {"images": images} if images else {}
@@ -184,7 +191,8 @@ class Samples:
         labels = torch.cat([torch.full_like(enc["input_ids"][0], -100), tgt])
         mm = enc.get("mm_token_type_ids")
         mm = torch.cat([mm[0], torch.zeros_like(tgt)]) if mm is not None else torch.zeros_like(ids)
-        return {"input_ids": ids, "labels": labels, "mm_token_type_ids": mm, "task": task,
+        slots = torch.tensor([a // 10, a % 10, OPERATORS.index(op), b // 10, b % 10]) if images else None
+        return {"input_ids": ids, "labels": labels, "mm_token_type_ids": mm, "task": task, "slots": slots,
                 "pixel_values": enc.get("pixel_values"), "image_grid_thw": enc.get("image_grid_thw")}
 
 
@@ -230,6 +238,7 @@ def collate(batch):
     if pv:
         out["pixel_values"] = torch.cat(pv)
         out["image_grid_thw"] = torch.cat([b["image_grid_thw"] for b in batch if b["image_grid_thw"] is not None])
+        out["slots"] = torch.stack([b["slots"] for b in batch if b["slots"] is not None])
     return out
 
 
@@ -241,7 +250,8 @@ def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
 
 
 def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int, stop_at: int | None = None,
-          save_every: int = 0, vision_lr_mult: float = 1.0) -> dict:
+          save_every: int = 0, vision_lr_mult: float = 1.0, aux_weight: float = 1.0,
+          lm_aux_weight: float = 0.0, warmup: int | None = None) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
@@ -271,8 +281,26 @@ def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int
             ps = [p for n, p in model.named_parameters() if ("visual" in n) == visual and (p.ndim >= 2) == decayed]
             groups.append({"params": ps, "weight_decay": 0.01 if decayed else 0.0,
                            "lr_mult": vision_lr_mult if visual else 1.0})
+    # Auxiliary slot heads (training only, never saved): from the pooled merged vision tokens of each
+    # image they predict the five slots of the sum (tens and ones of each operand, the operator). The
+    # language model cannot tell image columns apart through M-RoPE (width gets the lowest rotary
+    # frequencies), so without it the tower gets no usable signal and OCR stays at the guessing floor;
+    # with it the tower learns to summarise the line, which the language model then reads out.
+    merged: list = []
+    hook = model.model.visual.merger.register_forward_hook(lambda _m, _i, o: merged.append(o))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed + 1)
+        slot_head = torch.nn.Linear(model.config.text_config.hidden_size, sum(SLOT_CLASSES))
+        mean_head = torch.nn.Linear(model.config.text_config.hidden_size, sum(SLOT_CLASSES))
+        lm_head_aux = torch.nn.Linear(model.config.text_config.hidden_size, sum(SLOT_CLASSES))
+    aux_params = list(slot_head.parameters()) + list(mean_head.parameters())
+    if aux_weight:
+        groups.append({"params": list(aux_params), "weight_decay": 0.0, "lr_mult": vision_lr_mult})
+    if lm_aux_weight:
+        groups.append({"params": list(lm_head_aux.parameters()), "weight_decay": 0.0, "lr_mult": 1.0})
+        aux_params += list(lm_head_aux.parameters())
     opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98))
-    warmup = min(300, steps // 10 + 1)
+    warmup = min(300, steps // 10 + 1) if warmup is None else warmup
     model.train()
     curve: list[dict] = []
     t0 = time.perf_counter()
@@ -280,17 +308,43 @@ def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int
     for step, b in enumerate(loader):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup) * g["lr_mult"]
-        tasks = b.pop("tasks")
-        logits = model(**{k: v for k, v in b.items() if k != "labels"}).logits
+        tasks, slots = b.pop("tasks"), b.pop("slots", None)
+        merged.clear()
+        outputs = model(**{k: v for k, v in b.items() if k != "labels"}, output_hidden_states=bool(lm_aux_weight))
+        logits = outputs.logits
         # Per-sample losses so the log shows each task's curve (same mean as the HF loss).
         lg, lb = logits[:, :-1].float(), b["labels"][:, 1:]
         tok_loss = torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), lb.reshape(-1),
                                                      ignore_index=-100, reduction="none").view(lb.shape)
         mask = (lb != -100).float()
         loss = (tok_loss * mask).sum() / mask.sum()
+        aux = None
+        if aux_weight and slots is not None:
+            sizes = (b["image_grid_thw"].prod(-1) // 4).tolist()
+            # Two poolings. Max teaches the tower to detect the glyphs: a mean over mostly blank tokens
+            # drowns the few that hold ink, so on its own it gives no signal. Mean then makes the
+            # average of the image tokens carry the sum, which is what the language model's
+            # near-uniform attention reads at the start, so its own loss has a gradient to follow.
+            per_image = torch.split(merged[0], sizes)
+            aux = 0.0
+            for head, pool in ((slot_head, lambda t: t.max(0).values), (mean_head, lambda t: t.mean(0))):
+                parts = torch.split(head(torch.stack([pool(t) for t in per_image])), list(SLOT_CLASSES), dim=-1)
+                aux = aux + sum(torch.nn.functional.cross_entropy(p, slots[:, j]) for j, p in enumerate(parts)) / 10
+            loss = loss + aux_weight * aux
+        if lm_aux_weight and slots is not None:
+            # The language model's own state where the reply starts must hold the sum it was shown:
+            # a direct signal to attend to the image tokens (its reply loss alone says so only weakly).
+            rows = (b["input_ids"] == model.config.image_token_id).any(1).nonzero().squeeze(1)
+            start = (b["labels"][rows] != -100).float().argmax(1) - 1
+            state = outputs.hidden_states[-1][rows, start]
+            parts = torch.split(lm_head_aux(state), list(SLOT_CLASSES), dim=-1)
+            lm_aux = sum(torch.nn.functional.cross_entropy(p, slots[:, j]) for j, p in enumerate(parts)) / len(parts)
+            loss = loss + lm_aux_weight * lm_aux
+            run.setdefault("lm_aux", []).append(float(lm_aux))
+            run.setdefault("aux", []).append(float(aux))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + aux_params, 1.0)
         opt.step()
         per = ((tok_loss * mask).sum(1) / mask.sum(1).clamp(min=1)).tolist()
         for t, v in zip(tasks, per, strict=True):
@@ -308,12 +362,13 @@ def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int
             run = {}
             print(json.dumps(row), flush=True)
     seconds = time.perf_counter() - t0
+    hook.remove()
     model.eval()
     model.generation_config.do_sample = False
     model.generation_config.repetition_penalty = 1.0
     model.save_pretrained(outp)
     info = {"seed": seed, "steps": steps, "stopped_at": last, "batch": batch, "lr": lr,
-            "vision_lr_mult": vision_lr_mult, "params": n_params, "train_seconds": round(seconds, 1),
+            "vision_lr_mult": vision_lr_mult, "aux_weight": aux_weight, "lm_aux_weight": lm_aux_weight, "warmup": warmup, "params": n_params, "train_seconds": round(seconds, 1),
             "torch_threads": torch.get_num_threads(), "model": MODEL, "max_pixels": MAX_PIXELS,
             "train_fonts": TRAIN_FONTS, "train_colours": TRAIN_COLOURS, "train_dpi": TRAIN_DPI,
             "train_font_sizes": TRAIN_SIZES, "tasks": [list(t) for t in TASKS],
@@ -347,8 +402,26 @@ def main(argv: list[str] | None = None) -> int:
                     help="stop after this many steps of the --steps schedule (same weights as a longer run at that step)")
     ap.add_argument("--save-every", type=int, default=0, help="also save checkpoint-N folders every N steps")
     ap.add_argument("--vision-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the vision tower")
+    ap.add_argument("--aux-weight", type=float, default=1.0, help="weight of the auxiliary slot loss (0: off)")
+    ap.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: min(300, steps/10))")
+    ap.add_argument("--lm-aux-weight", type=float, default=0.0,
+                    help="weight of the slot loss on the language model's state where the reply starts")
+    ap.add_argument("--rope-theta", type=float, default=None, help="language RoPE base (default: MODEL)")
+    ap.add_argument("--mrope", default=None, help="mrope_section t,h,w (default: MODEL)")
+    ap.add_argument("--max-tokens", type=int, default=None, help="vision-token budget per image (default: MAX_PIXELS / 784)")
+    ap.add_argument("--tasks", default=None, help="task mix, e.g. ocr:image:0.5,solve:text:0.5 (default: TASKS)")
     a = ap.parse_args(argv)
-    info = train(a.out, a.steps, a.batch, a.seed, a.lr, a.log_every, a.stop_at, a.save_every, a.vision_lr_mult)
+    global TASKS, MAX_PIXELS  # the render worker is forked, so it sees these too
+    if a.rope_theta is not None:
+        MODEL["rope_theta"] = a.rope_theta
+    if a.mrope:
+        MODEL["mrope"] = [int(x) for x in a.mrope.split(",")]
+    if a.max_tokens:
+        MAX_PIXELS = 28 * 28 * a.max_tokens
+    if a.tasks:
+        TASKS = tuple((k, m, float(w)) for k, m, w in (t.split(":") for t in a.tasks.split(",")))
+    info = train(a.out, a.steps, a.batch, a.seed, a.lr, a.log_every, a.stop_at, a.save_every, a.vision_lr_mult,
+                 a.aux_weight, a.lm_aux_weight, a.warmup)
     print(f"trained {info['stopped_at']} of {info['steps']} steps in {info['train_seconds']} s", file=sys.stderr)
     return 0
 
