@@ -262,6 +262,14 @@ def collate(batch):
     return out
 
 
+def slot_loss_sum(logits, slots):
+    """Cross-entropy summed over the five slots; ``logits`` holds the slots' classes side by side."""
+    import torch
+
+    parts = torch.split(logits, list(SLOT_CLASSES), dim=-1)
+    return sum(torch.nn.functional.cross_entropy(p, slots[:, j]) for j, p in enumerate(parts))
+
+
 def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -349,8 +357,7 @@ def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int
             per_image = torch.split(merged[0], sizes)
             aux = 0.0
             for head, pool in ((slot_head, lambda t: t.max(0).values), (mean_head, lambda t: t.mean(0))):
-                parts = torch.split(head(torch.stack([pool(t) for t in per_image])), list(SLOT_CLASSES), dim=-1)
-                aux = aux + sum(torch.nn.functional.cross_entropy(p, slots[:, j]) for j, p in enumerate(parts)) / 10
+                aux = aux + slot_loss_sum(head(torch.stack([pool(t) for t in per_image])), slots) / 10
             loss = loss + aux_weight * aux
         if lm_aux_weight and slots is not None:
             # The language model's own state where the reply starts must hold the sum it was shown:
@@ -358,8 +365,7 @@ def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int
             rows = (b["input_ids"] == model.config.image_token_id).any(1).nonzero().squeeze(1)
             start = (b["labels"][rows] != -100).float().argmax(1) - 1
             state = outputs.hidden_states[-1][rows, start]
-            parts = torch.split(lm_head_aux(state), list(SLOT_CLASSES), dim=-1)
-            lm_aux = sum(torch.nn.functional.cross_entropy(p, slots[:, j]) for j, p in enumerate(parts)) / len(parts)
+            lm_aux = slot_loss_sum(lm_head_aux(state), slots) / len(SLOT_CLASSES)
             loss = loss + lm_aux_weight * lm_aux
             run.setdefault("lm_aux", []).append(float(lm_aux))
             run.setdefault("aux", []).append(float(aux))
