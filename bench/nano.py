@@ -62,7 +62,7 @@ def measure(model_path: str | Path, n: int, seed: int = 1, workers: int = 2) -> 
         run = rp.evaluate(folder, model, out=Path(tmp) / "nano", progress=False)
         seconds = time.perf_counter() - t0
         table = run.table
-        refs = {r["variant_id"]: r["rendered_text"] for r in folder_texts(folder)}  # before the folder goes
+        refs = reference_texts(folder)  # before the temporary folder goes
     figures: dict[str, dict] = {}
     ocr = table.filter((pl.col("prompt_type") == "ocr") & (pl.col("modality") == "image"))
     for dpi in DPIS:
@@ -91,10 +91,9 @@ def measure(model_path: str | Path, n: int, seed: int = 1, workers: int = 2) -> 
             "requests": run.counts.get("calls"), "evaluate_seconds": round(seconds, 1)}
 
 
-def folder_texts(folder) -> list[dict]:
+def reference_texts(folder) -> dict[str, str]:
     """variant id -> the text drawn in its (first) image: the OCR reference."""
-    return [{"variant_id": v.variant_id, "rendered_text": v.images[0].rendered_text}
-            for v in folder.variants() if v.images]
+    return {v.variant_id: v.images[0].rendered_text for v in folder.variants() if v.images}
 
 
 def main(argv: list[str] | None = None) -> int:

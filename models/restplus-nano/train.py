@@ -347,7 +347,6 @@ def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int
                                                      ignore_index=-100, reduction="none").view(lb.shape)
         mask = (lb != -100).float()
         loss = (tok_loss * mask).sum() / mask.sum()
-        aux = None
         if aux_weight and slots is not None:
             sizes = (b["image_grid_thw"].prod(-1) // 4).tolist()
             # Two poolings. Max teaches the tower to detect the glyphs: a mean over mostly blank tokens
@@ -359,6 +358,7 @@ def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int
             for head, pool in ((slot_head, lambda t: t.max(0).values), (mean_head, lambda t: t.mean(0))):
                 aux = aux + slot_loss_sum(head(torch.stack([pool(t) for t in per_image])), slots) / 10
             loss = loss + aux_weight * aux
+            run.setdefault("aux", []).append(float(aux))
         if lm_aux_weight and slots is not None:
             # The language model's own state where the reply starts must hold the sum it was shown:
             # a direct signal to attend to the image tokens (its reply loss alone says so only weakly).
@@ -368,7 +368,6 @@ def train(out: str, steps: int, batch: int, seed: int, lr: float, log_every: int
             lm_aux = slot_loss_sum(lm_head_aux(state), slots) / len(SLOT_CLASSES)
             loss = loss + lm_aux_weight * lm_aux
             run.setdefault("lm_aux", []).append(float(lm_aux))
-            run.setdefault("aux", []).append(float(aux))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(model.parameters()) + aux_params, 1.0)
